@@ -1,0 +1,45 @@
+# Everything runs in .venv, created and kept in step with requirements.lock on its own.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: test lint typecheck unit emulator bench lock clean
+
+test: lint typecheck unit ## everything CI checks
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed" if sys.version_info < (3, 11) else 0)'
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+emulator: $(STAMP) ## the DCS emulator on loopback, with seeded records
+	$(BIN)/dcs-restore-watch emulator --port 8443
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+lock: ## re-resolve requirements.lock from pyproject.toml (runtime + dev group)
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade 'pip>=25.1'
+	.lock-venv/bin/python -m pip install --quiet --group dev .
+	.lock-venv/bin/python -m pip freeze --exclude dcs-restore-watch | grep -v '^setuptools==' > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build *.egg-info

@@ -1,0 +1,1 @@
+"""Local kit: a faithful DCS emulator and seeded records, for tests, local runs and benchmarks."""

@@ -1,0 +1,323 @@
+"""A faithful local DCS: ``GET /v2/{project_id}/instances/{instance_id}/restores`` over real HTTP.
+
+It verifies ``SDK-HMAC-SHA256`` signatures the way the API gateway does, filters, pages and
+answers exactly as the vendor documents (200, 204, 400, 401), and has fault knobs for tests::
+
+    emulator = Emulator(generate_records(25))
+    with emulator as url:
+        emulator.script(Scripted(status=503), Scripted(status=429, retry_after="1"))
+        ...
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from dcs_restores.signing import DATE_FORMAT, Authorization, canonical_query, canonical_request, signature
+
+DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
+DEFAULT_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
+DEFAULT_AK = "EMULATORACCESSKEY001"
+DEFAULT_SK = "emulator-secret-key-not-for-production"
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+
+_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/restores$")
+_DCS_TIME = re.compile(r"^\d{14}$")
+# Error codes: the API gateway's for routing and authentication; ours for parameter errors.
+NOT_FOUND = ("APIGW.0101", "The API does not exist or has not been published in the environment.")
+AUTH_FAILED = "APIGW.0301"
+BAD_PARAMETER = "DCS.4800"
+NO_INSTANCE = "DCS.4204"
+
+BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop"]
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """One scripted answer, used for the next request instead of (or on top of) the real one.
+
+    ``status`` other than 200 answers that status with a DCS-style error body; ``body`` mangles
+    the answer (``drop`` closes the connection without a reply); ``delay`` is seconds to wait first.
+    """
+
+    status: int = 200
+    retry_after: str | None = None
+    body: BodyFault = "normal"
+    delay: float = 0.0
+
+
+@dataclass
+class Faults:
+    """Knobs that hold for every request until changed."""
+
+    latency: float = 0.0  # seconds added to every request
+    total_num_delta: int = 0  # added to total_num on every page but the first one served
+    drift: dict[int, dict[str, Any]] = field(default_factory=dict)  # window index -> fields to overwrite
+    script: deque[Scripted] = field(default_factory=deque)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+
+
+class Emulator:
+    """The emulator as a context manager: ``with Emulator(records) as url: ...``."""
+
+    def __init__(
+        self,
+        records: Iterable[dict[str, Any]] | dict[str, list[dict[str, Any]]] = (),
+        *,
+        instance_id: str = DEFAULT_INSTANCE_ID,
+        project_id: str = DEFAULT_PROJECT_ID,
+        ak: str = DEFAULT_AK,
+        sk: str = DEFAULT_SK,
+        security_token: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        by_instance = records if isinstance(records, dict) else {instance_id: list(records)}
+        self._records = {instance: _newest_first(items) for instance, items in by_instance.items()}
+        self.project_id = project_id
+        self.ak = ak
+        self.sk = sk
+        self.security_token = security_token
+        self.clock = clock
+        self.faults = Faults()
+        self.received: list[ReceivedRequest] = []
+        self._lock = threading.Lock()
+        self._pages_served = 0
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> str:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, name="dcs-emulator", daemon=True)
+            self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def script(self, *answers: Scripted) -> None:
+        with self._lock:
+            self.faults.script.extend(answers)
+
+    def add_records(self, records: Iterable[dict[str, Any]], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
+        with self._lock:
+            self._records[instance_id] = _newest_first([*self._records.get(instance_id, []), *records])
+
+    def restore_requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self.received)
+
+    # -- request handling, called from the server's threads --
+
+    def _next_scripted(self) -> Scripted | None:
+        with self._lock:
+            return self.faults.script.popleft() if self.faults.script else None
+
+    def _authenticate(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> str | None:
+        """``None`` when the request is signed by our key pair, else the reason it is not."""
+        header = headers.get("authorization")
+        if not header:
+            return "missing Authorization header"
+        try:
+            auth = Authorization.parse(header)
+        except ValueError as error:
+            return str(error)
+        if not hmac.compare_digest(auth.access_key, self.ak):
+            return "unknown access key"
+        if not {"host", "x-sdk-date"} <= set(auth.signed_headers):
+            return "host and x-sdk-date must be signed"
+        try:
+            signed_at = datetime.strptime(headers.get("x-sdk-date", ""), DATE_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            return "X-Sdk-Date is missing or malformed"
+        if abs(self.clock() - signed_at) > MAX_CLOCK_SKEW:
+            return "X-Sdk-Date is more than 15 minutes off"
+        if self.security_token and headers.get("x-security-token") != self.security_token:
+            return "missing or wrong X-Security-Token"
+        pairs = parse_qsl(query, keep_blank_values=True)
+        canonical = canonical_request(method, path, canonical_query(pairs), headers, auth.signed_headers, body)
+        expected = signature(self.sk, headers["x-sdk-date"], canonical)
+        if not hmac.compare_digest(expected, auth.signature):
+            return "signature does not match"
+        return None
+
+    def _answer(self, project_id: str, instance_id: str, query: str) -> tuple[int, dict[str, Any] | None]:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            offset = _int_param(params, "offset", 0, minimum=0)
+            limit = _int_param(params, "limit", 10, minimum=1, maximum=1000)
+            # The vendor's example URL spells the window begin_Time/end_Time: accept both.
+            begin = _time_param(params, "begin_time", "begin_Time")
+            end = _time_param(params, "end_time", "end_Time")
+        except ValueError as error:
+            return 400, _error_body(BAD_PARAMETER, str(error))
+        with self._lock:
+            records = self._records.get(instance_id)
+            first_page = self._pages_served == 0
+            self._pages_served += 1
+            drift = dict(self.faults.drift)
+            delta = 0 if first_page else self.faults.total_num_delta
+        if records is None:
+            return 404, _error_body(NO_INSTANCE, f"The instance {instance_id} does not exist.")
+        matching = [record for record in records if _in_window(record, begin, end)]
+        if not matching:
+            return 204, None
+        page = [
+            {**record, **drift[index]} if index in drift else record
+            for index, record in enumerate(matching[offset : offset + limit], start=offset)
+        ]
+        return 200, {"restore_record_response": page, "total_num": len(matching) + delta}
+
+
+def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "dcs-emulator"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            """Quiet: tests read ``emulator.received`` instead."""
+
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            body = self.rfile.read(int(headers.get("content-length") or 0))
+            match = _PATH.match(path)
+            if match is None:
+                return self._send(404, _error_body(*NOT_FOUND))
+            reason = emulator._authenticate("GET", path, query, headers, body)
+            if reason is None and headers.get("x-project-id") != match["project_id"]:
+                reason = "X-Project-Id does not match the project in the path"
+            if reason is None and match["project_id"] != emulator.project_id:
+                reason = "the project does not belong to these credentials"
+            if reason is not None:
+                return self._send(401, _error_body(AUTH_FAILED, f"Incorrect IAM authentication information: {reason}"))
+            with emulator._lock:
+                emulator.received.append(ReceivedRequest("GET", path, query, headers))
+            scripted = emulator._next_scripted() or Scripted()
+            delay = emulator.faults.latency + scripted.delay
+            if delay:
+                time.sleep(delay)
+            if scripted.status != 200:
+                extra = {"Retry-After": scripted.retry_after} if scripted.retry_after else {}
+                message = "Too many requests." if scripted.status == 429 else "Internal service error."
+                return self._send(scripted.status, _error_body("DCS.5000", message), extra, scripted.body)
+            status, payload = emulator._answer(match["project_id"], match["instance_id"], query)
+            return self._send(status, payload, {}, scripted.body)
+
+        def _send(
+            self,
+            status: int,
+            payload: dict[str, Any] | None,
+            extra_headers: dict[str, str] | None = None,
+            fault: BodyFault = "normal",
+        ) -> None:
+            if fault == "drop":
+                self.close_connection = True
+                return
+            body = b"" if payload is None else json.dumps(payload, indent=1).encode()
+            content_type = "application/json;charset=UTF-8"
+            if fault == "truncated":
+                body = body[: len(body) // 2]
+            elif fault == "not-json":
+                body, content_type = b"<html><body>502 Bad Gateway</body></html>", "text/html"
+            elif fault == "empty":
+                body = b""
+            self.send_response(status)
+            self.send_header("X-Request-Id", uuid.uuid4().hex)
+            if body:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (extra_headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error_code": code, "error_msg": message, "error_ext_msg": None}
+
+
+def _int_param(params: dict[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    if name not in params:
+        return default
+    raw = params[name]
+    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+        bound = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"Invalid {name}: expected an integer {bound}.")
+    return int(raw)
+
+
+def _time_param(params: dict[str, str], *names: str) -> datetime | None:
+    for name in names:
+        if name in params:
+            raw = params[name]
+            try:
+                if not _DCS_TIME.match(raw):
+                    raise ValueError
+                return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+            except ValueError:
+                raise ValueError(f"Invalid {names[0]}: expected yyyyMMddHHmmss.") from None
+    return None
+
+
+def _created_at(record: dict[str, Any]) -> datetime | None:
+    value = record.get("created_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _in_window(record: dict[str, Any], begin: datetime | None, end: datetime | None) -> bool:
+    created = _created_at(record)
+    if created is None:
+        return True  # a drifted timestamp cannot be filtered: serve it, so clients see it
+    created = created.replace(microsecond=0)  # the window has second precision
+    return (begin is None or created >= begin) and (end is None or created <= end)
+
+
+def _newest_first(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(records, key=lambda record: _created_at(record) or oldest, reverse=True)

@@ -1,0 +1,261 @@
+"""The DCS "List instance restore records" client: signed, retried, paged concurrently, validated."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    DcsAuthError,
+    DcsBadRequestError,
+    DcsError,
+    DcsInvalidResponseError,
+    DcsTimeoutError,
+    DcsUnavailableError,
+)
+from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult
+from .pages import Page, parse_page
+from .query import MAX_PAGE_SIZE, RestoreQuery
+from .retry import Deadline, RetryPolicy, parse_retry_after
+from .signing import Credentials, canonical_query, sign
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "dcs-restore-watch/0.1"
+DEFAULT_MAX_RECORDS = 10_000
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_E = TypeVar("_E", bound=DcsError)
+
+
+class DcsRestoresClient:
+    """Reads restore records of DCS instances.
+
+    One client holds one pooled :class:`requests.Session`; build it once per process (per Lambda
+    container) and reuse it. ``list_restores`` is the entry point; it picks a single page when
+    the query names ``offset``/``limit`` and the whole window otherwise.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: Credentials,
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        max_workers: int = 8,
+        page_size: int = MAX_PAGE_SIZE,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        min_request_time: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        if max_records < 1 or max_workers < 1:
+            raise ValueError("max_records and max_workers must be at least 1")
+        self._base_url, self._host = _check_endpoint(endpoint)
+        self._credentials = credentials
+        self._timeouts = (connect_timeout, read_timeout)
+        self._retry = retry or RetryPolicy()
+        self._max_workers = max_workers
+        self._page_size = page_size
+        self._max_records = max_records
+        self._min_request_time = min_request_time
+        self._sleep = sleep
+        self._now = now
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxies or .netrc credentials picked up from the host
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_workers, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def list_restores(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
+        deadline = deadline or Deadline.never()
+        if query.single_page:
+            page = self.read_page(query, query.offset or 0, query.limit or self._page_size, deadline)
+            return RestoreResult.collect(
+                [RestoreRecord.from_vendor(info) for info in page.records], page.invalid, page.total, False
+            )
+        return self.read_window(query, deadline)
+
+    def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
+        """Every record of the window: the first page tells the total, the rest come concurrently."""
+        deadline = deadline or Deadline.never()
+        pages = {0: self.read_page(query, 0, self._page_limit(0), deadline)}
+        while True:
+            # The total may grow while we page (new restores): fetch until no offset is missing.
+            wanted = min(max(page.total for page in pages.values()), self._max_records)
+            missing = [offset for offset in range(0, wanted, self._page_size) if offset not in pages]
+            if not missing:
+                break
+            for page in self._read_pages(query, missing, deadline):
+                pages[page.offset] = page
+        total = max(page.total for page in pages.values())
+        return _merge([pages[offset] for offset in sorted(pages)], total, self._max_records)
+
+    def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
+        """One page exactly as asked; a 204 is an empty page."""
+        deadline = deadline or Deadline.never()
+        path = f"/v2/{query.project_id}/instances/{query.instance_id}/restores"
+        response = self._get(path, query.page_params(offset, limit), query.project_id, deadline)
+        request_id = response.headers.get("X-Request-Id")
+        if response.status_code == 204:
+            return Page(offset, 0, [], [])
+        return parse_page(response.content, offset, request_id)
+
+    def _page_limit(self, offset: int) -> int:
+        # Full pages always, so a total that grows never leaves a gap; the cap trims the last one.
+        return min(self._page_size, self._max_records - offset)
+
+    def _read_pages(self, query: RestoreQuery, offsets: list[int], deadline: Deadline) -> Iterable[Page]:
+        workers = min(self._max_workers, len(offsets))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dcs-page") as pool:
+            futures = [
+                pool.submit(self.read_page, query, offset, self._page_limit(offset), deadline) for offset in offsets
+            ]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()  # one page failed: start no more, the whole read fails
+            for future in done:
+                if (error := future.exception()) is not None:
+                    raise error
+            return [future.result() for future in futures]
+
+    def _get(self, path: str, params: list[tuple[str, str]], project_id: str, deadline: Deadline) -> requests.Response:
+        query = canonical_query(params)
+        url = f"{self._base_url}{path}?{query}"
+        last_error: DcsError | None = None
+        for attempt in range(self._retry.max_attempts):
+            budget = deadline.remaining()
+            if budget < self._min_request_time:
+                raise last_error or DcsTimeoutError("the deadline leaves no time for a request to DCS")
+            headers = sign(
+                self._credentials,
+                "GET",
+                self._host,
+                path,
+                query,
+                {"User-Agent": USER_AGENT, "X-Project-Id": project_id, "Accept": "application/json"},
+                now=self._now(),
+            )
+            retry_after: float | None = None
+            try:
+                response = self._session.get(
+                    url,
+                    headers=headers,
+                    timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
+                    allow_redirects=False,
+                )
+            except requests.Timeout:
+                last_error = DcsTimeoutError("DCS did not answer in time")
+            except requests.RequestException as error:
+                last_error = DcsUnavailableError(f"could not reach DCS: {type(error).__name__}")
+            else:
+                if response.status_code not in _RETRYABLE_STATUS:
+                    _raise_for_status(response)
+                    return response
+                last_error = _error_from(DcsUnavailableError, response, "DCS is unavailable")
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._now)
+            delay = self._retry.delay(attempt, retry_after)
+            if attempt + 1 == self._retry.max_attempts:
+                break
+            if deadline.remaining() - delay < self._min_request_time:
+                last_error.message += "; the deadline leaves no time to retry"
+                break
+            logger.warning(
+                "DCS request failed, retrying",
+                extra={"error": str(last_error), "attempt": attempt + 1, "retry_in_seconds": round(delay, 3)},
+            )
+            self._sleep(delay)
+        assert last_error is not None
+        if isinstance(last_error, DcsUnavailableError | DcsTimeoutError):
+            last_error.message += f" after {attempt + 1} attempt(s)"
+        raise last_error
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    status = response.status_code
+    if status in (200, 204):
+        return
+    if status in (401, 403):
+        raise _error_from(DcsAuthError, response, "DCS refused the credentials")
+    if 400 <= status < 500:
+        raise _error_from(DcsBadRequestError, response, "DCS rejected the request")
+    raise _error_from(DcsInvalidResponseError, response, f"unexpected HTTP status {status} from DCS")
+
+
+def _error_from(kind: type[_E], response: requests.Response, summary: str) -> _E:
+    """Build an error carrying DCS's own ``error_code``/``error_msg`` when the body has them."""
+    code = message = None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code = body.get("error_code") if isinstance(body.get("error_code"), str) else None
+        message = body.get("error_msg") if isinstance(body.get("error_msg"), str) else None
+    return kind(
+        f"{summary}: {message}" if message else summary,
+        status=response.status_code,
+        request_id=response.headers.get("X-Request-Id"),
+        error_code=code,
+    )
+
+
+def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
+    seen: set[str] = set()
+    records: list[InstanceRestoreInfo] = []
+    invalid: list[InvalidRecord] = []
+    for page in pages:
+        invalid.extend(page.invalid)
+        for info in page.records:
+            if info.restore_id not in seen:
+                seen.add(info.restore_id)
+                records.append(info)
+    truncated = total > max_records or len(records) > max_records
+    return RestoreResult.collect(
+        [RestoreRecord.from_vendor(info) for info in records[:max_records]], invalid, total, truncated
+    )
+
+
+def _check_endpoint(endpoint: str) -> tuple[str, str]:
+    """``https://host[:port]``; plain ``http`` only on loopback, where the emulator runs."""
+    parts = urlsplit(endpoint.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("the DCS endpoint must be an https:// URL")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("the DCS endpoint must be scheme and host only, with no path, query or user")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("the DCS endpoint must use https (plain http is allowed on loopback only)")
+    return f"{parts.scheme}://{parts.netloc}", parts.netloc
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,157 @@
+"""DCS restore records: the vendor's shape as it really arrives, and our normalised record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+
+class RestoreStatus(StrEnum):
+    WAITING = "waiting"
+    RESTORING = "restoring"
+    SUCCEED = "succeed"  # sic: the vendor's spelling
+    FAILED = "failed"
+
+
+FINISHED = frozenset({RestoreStatus.SUCCEED, RestoreStatus.FAILED})
+
+# The documented restore failure codes (dcs.08.0001-0008).
+ERROR_MESSAGES: dict[str, str] = {
+    "dcs.08.0001": "Failed to start the backup/restore tool.",
+    "dcs.08.0002": "The restore timed out.",
+    "dcs.08.0003": "Failed to delete the bucket.",
+    "dcs.08.0004": "Failed to obtain the AK/SK.",
+    "dcs.08.0005": "Failed to create the bucket.",
+    "dcs.08.0006": "Failed to query the size of the backup data.",
+    "dcs.08.0007": "Failed to synchronise data during the restore.",
+    "dcs.08.0008": "The automatic backup task did not run: the instance is running another task.",
+}
+UNKNOWN_ERROR_MESSAGE = "Unknown DCS restore error code."
+
+
+def _no_value(value: Any) -> Any:
+    # The vendor's own example sends {} where the table says string; null and "" mean the same.
+    if value is None or value == {} or value == "":
+        return None
+    return value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # DCS sends "...Z"; a timestamp without a zone is read as UTC rather than rejected.
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+OptionalText = Annotated[str | None, BeforeValidator(_no_value)]
+OptionalTime = Annotated[datetime | None, BeforeValidator(_no_value), AfterValidator(_as_utc)]
+Progress = Annotated[Decimal | None, BeforeValidator(_no_value), Field(ge=0, le=100)]
+
+
+class InstanceRestoreInfo(BaseModel):
+    """One element of ``restore_record_response``, validated.
+
+    A record needs a ``restore_id`` and a known ``status``; everything else may be absent.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    restore_id: Annotated[str, Field(min_length=1)]
+    status: RestoreStatus
+    restore_name: OptionalText = None
+    backup_id: OptionalText = None
+    backup_name: OptionalText = None
+    restore_remark: OptionalText = None
+    backup_remark: OptionalText = None
+    created_at: OptionalTime = None
+    updated_at: OptionalTime = None
+    progress: Progress = None
+    error_code: OptionalText = None
+
+
+class RestoreRecord(BaseModel):
+    """The normalised record this project hands on: plain types, UTC ISO 8601 times."""
+
+    model_config = ConfigDict(frozen=True)
+
+    restore_id: str
+    restore_name: str | None
+    backup_id: str | None
+    backup_name: str | None
+    status: RestoreStatus
+    progress: float | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    duration_seconds: float | None
+    error_code: str | None
+    error_message: str | None
+    restore_remark: str | None
+    backup_remark: str | None
+
+    @classmethod
+    def from_vendor(cls, info: InstanceRestoreInfo) -> RestoreRecord:
+        finished = info.status in FINISHED
+        duration = (
+            (info.updated_at - info.created_at).total_seconds()
+            if finished and info.created_at and info.updated_at
+            else None
+        )
+        # model_construct: every value comes from an already validated InstanceRestoreInfo.
+        return cls.model_construct(
+            restore_id=info.restore_id,
+            restore_name=info.restore_name,
+            backup_id=info.backup_id,
+            backup_name=info.backup_name,
+            status=info.status,
+            progress=float(info.progress) if info.progress is not None else None,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+            duration_seconds=duration,
+            error_code=info.error_code,
+            error_message=describe_error(info.error_code),
+            restore_remark=info.restore_remark,
+            backup_remark=info.backup_remark,
+        )
+
+
+def describe_error(code: str | None) -> str | None:
+    if code is None:
+        return None
+    return ERROR_MESSAGES.get(code.lower(), UNKNOWN_ERROR_MESSAGE)
+
+
+class InvalidRecord(BaseModel):
+    """A record DCS sent that failed validation: kept and reported, never silently dropped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="Position in the whole window (offset + index in its page).")
+    restore_id: str | None
+    reason: str
+
+
+class RestoreResult(BaseModel):
+    """Everything read for one window (or one page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: list[RestoreRecord]
+    invalid_records: list[InvalidRecord]
+    total: int = Field(description="total_num as DCS reported it (the largest seen while paging).")
+    counts: dict[RestoreStatus, int]
+    truncated: bool
+
+    @classmethod
+    def collect(
+        cls, records: list[RestoreRecord], invalid: list[InvalidRecord], total: int, truncated: bool
+    ) -> RestoreResult:
+        counts = dict.fromkeys(RestoreStatus, 0)
+        for record in records:
+            counts[record.status] += 1
+        return cls.model_construct(
+            records=records, invalid_records=invalid, total=total, counts=counts, truncated=truncated
+        )

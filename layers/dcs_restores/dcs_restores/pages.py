@@ -1,0 +1,85 @@
+"""Turn one DCS response body into validated records, keeping the bad ones as reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ValidationError
+
+from .errors import DcsInvalidResponseError
+from .models import InstanceRestoreInfo, InvalidRecord
+
+_RECORDS = "restore_record_response"
+
+
+def _missing_list_is_empty(value: Any) -> Any:
+    return [] if value is None or value == {} else value
+
+
+class _Page(BaseModel):
+    # The fast path: the whole page validated in one pydantic-core call.
+    restore_record_response: Annotated[list[InstanceRestoreInfo], BeforeValidator(_missing_list_is_empty)] = []
+    total_num: int
+
+
+class _RawPage(BaseModel):
+    # The slow path, only when some record is bad: keep every element as it came.
+    restore_record_response: Annotated[list[Any], BeforeValidator(_missing_list_is_empty)] = []
+    total_num: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    offset: int
+    total: int
+    records: list[InstanceRestoreInfo]
+    invalid: list[InvalidRecord]
+
+
+def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
+    """Validate a 200 body. One bad record never fails the page; a bad envelope does."""
+    try:
+        page = _Page.model_validate_json(body)
+    except ValidationError as error:
+        if not all(_is_record_error(detail["loc"]) for detail in error.errors()):
+            raise DcsInvalidResponseError(
+                f"DCS body is not a restore records page: {_summarise(error)}",
+                status=200,
+                request_id=request_id,
+            ) from None
+    else:
+        return Page(offset, page.total_num, page.restore_record_response, [])
+    return _parse_record_by_record(body, offset)
+
+
+def _parse_record_by_record(body: bytes, offset: int) -> Page:
+    raw = _RawPage.model_validate_json(body)
+    records: list[InstanceRestoreInfo] = []
+    invalid: list[InvalidRecord] = []
+    for index, item in enumerate(raw.restore_record_response):
+        try:
+            records.append(InstanceRestoreInfo.model_validate(item))
+        except ValidationError as error:
+            restore_id = item.get("restore_id") if isinstance(item, dict) else None
+            invalid.append(
+                InvalidRecord(
+                    index=offset + index,
+                    restore_id=restore_id if isinstance(restore_id, str) and restore_id else None,
+                    reason=_summarise(error),
+                )
+            )
+    return Page(offset, raw.total_num, records, invalid)
+
+
+def _is_record_error(loc: tuple[int | str, ...]) -> bool:
+    return len(loc) >= 2 and loc[0] == _RECORDS
+
+
+def _summarise(error: ValidationError) -> str:
+    parts = []
+    for detail in error.errors(include_url=False):
+        loc = [str(part) for part in detail["loc"] if part != _RECORDS]
+        where = ".".join(loc[1:] if loc and loc[0].isdigit() else loc) or "body"
+        parts.append(f"{where}: {detail['msg']}")
+    return "; ".join(parts)

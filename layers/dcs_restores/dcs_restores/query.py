@@ -1,0 +1,96 @@
+"""What to ask DCS for, validated before anything goes into a URL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import InvalidQueryError
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 10  # DCS's own default when limit is left out
+DCS_TIME_FORMAT = "%Y%m%d%H%M%S"
+
+# Letters, digits, "-" and "_": no "/", "." (so no ".."), "%", whitespace or anything to escape.
+SAFE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+_DCS_TIME = re.compile(r"^\d{14}$")
+
+
+def to_utc(value: Any) -> datetime:
+    """Read ``yyyyMMddHHmmss`` (UTC), an ISO 8601 string with an offset, or an aware datetime."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _DCS_TIME.match(text):
+            try:
+                return datetime.strptime(text, DCS_TIME_FORMAT).replace(tzinfo=UTC)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a real date and time") from None
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone") from None
+    if not isinstance(value, datetime):
+        raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("a datetime needs a timezone; yyyyMMddHHmmss is read as UTC")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def format_dcs_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(DCS_TIME_FORMAT)
+
+
+UtcTime = Annotated[datetime, BeforeValidator(to_utc)]
+SafeId = Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
+
+
+class RestoreQuery(BaseModel):
+    """One instance, one time window; a single page when ``offset`` or ``limit`` is given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    project_id: SafeId
+    instance_id: SafeId
+    begin_time: UtcTime
+    end_time: UtcTime
+    offset: Annotated[int, Field(ge=0, strict=True)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Self:
+        if self.begin_time > self.end_time:
+            raise ValueError("begin_time is after end_time")
+        return self
+
+    @classmethod
+    def of(cls, **fields: Any) -> RestoreQuery:
+        """Build a query, turning any validation failure into :class:`InvalidQueryError`."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as error:
+            first = error.errors(include_url=False, include_input=False)[0]
+            field = ".".join(str(part) for part in first["loc"]) or "begin_time"
+            raise InvalidQueryError(field, _describe(first)) from None
+
+    @property
+    def single_page(self) -> bool:
+        return self.offset is not None or self.limit is not None
+
+    def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
+        """The query pairs DCS receives for one page of this window."""
+        return [
+            ("begin_time", format_dcs_time(self.begin_time)),
+            ("end_time", format_dcs_time(self.end_time)),
+            ("offset", str(offset)),
+            ("limit", str(limit)),
+        ]
+
+
+def _describe(error: Any) -> str:
+    if error["type"] == "string_pattern_mismatch":
+        return "must be 1-64 letters, digits, '-' or '_'"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
