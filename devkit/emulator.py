@@ -66,6 +66,7 @@ class Faults:
     latency: float = 0.0  # seconds added to every request
     total_num_delta: int = 0  # added to total_num on every page but the first one served
     drift: dict[int, dict[str, Any]] = field(default_factory=dict)  # window index -> fields to overwrite
+    arrivals: list[dict[str, Any]] = field(default_factory=list)  # records that appear once a page was served
     script: deque[Scripted] = field(default_factory=deque)
 
 
@@ -115,7 +116,9 @@ class Emulator:
 
     def start(self) -> str:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, name="dcs-emulator", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="dcs-emulator", daemon=True
+            )
             self._thread.start()
         return self.url
 
@@ -192,6 +195,10 @@ class Emulator:
             records = self._records.get(instance_id)
             first_page = self._pages_served == 0
             self._pages_served += 1
+            if self.faults.arrivals and records is not None:
+                # New restores show up mid-read: they shift every later page by their number.
+                self._records[instance_id] = _newest_first([*records, *self.faults.arrivals])
+                self.faults.arrivals = []
             drift = dict(self.faults.drift)
             delta = 0 if first_page else self.faults.total_num_delta
         if records is None:

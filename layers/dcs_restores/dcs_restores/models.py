@@ -49,7 +49,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 OptionalText = Annotated[str | None, BeforeValidator(_no_value)]
 OptionalTime = Annotated[datetime | None, BeforeValidator(_no_value), AfterValidator(_as_utc)]
-Progress = Annotated[Decimal | None, BeforeValidator(_no_value), Field(ge=0, le=100)]
+Progress = Annotated[Annotated[Decimal, Field(ge=0, le=100)] | None, BeforeValidator(_no_value)]
 
 
 class InstanceRestoreInfo(BaseModel):

@@ -1,0 +1,184 @@
+"""The emulator answers as the vendor documents: checked with raw signed requests."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from dcs_restores import Credentials, DcsRestoresClient
+from dcs_restores.signing import canonical_query, sign
+
+from devkit.cli import main
+from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from devkit.seed import generate_records
+
+from ..support import window_query
+
+PATH = f"/v2/{DEFAULT_PROJECT_ID}/instances/{DEFAULT_INSTANCE_ID}/restores"
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with Emulator(generate_records(25)) as address:
+        yield address
+
+
+def get(
+    url: str,
+    params: list[tuple[str, str]],
+    *,
+    path: str = PATH,
+    sk: str = DEFAULT_SK,
+    project_id: str = DEFAULT_PROJECT_ID,
+    now: datetime | None = None,
+) -> requests.Response:
+    query = canonical_query(params)
+    host = url.removeprefix("http://")
+    headers = sign(
+        Credentials(DEFAULT_AK, sk),
+        "GET",
+        host,
+        path,
+        query,
+        {"X-Project-Id": project_id},
+        now=now or datetime.now(UTC),
+    )
+    return requests.get(f"{url}{path}?{query}", headers=headers, timeout=5)
+
+
+def test_defaults_are_offset_0_and_limit_10(url: str) -> None:
+    response = get(url, [])
+    body = response.json()
+    assert response.status_code == 200
+    assert body["total_num"] == 25
+    assert len(body["restore_record_response"]) == 10
+    assert response.headers["X-Request-Id"]
+
+
+def test_records_keep_the_vendors_quirks(url: str) -> None:
+    records = get(url, [("limit", "25")]).json()["restore_record_response"]
+    assert {record["error_code"].__class__ for record in records} == {dict, str}
+    assert all(isinstance(record["progress"], str) for record in records)
+
+
+def test_offset_past_the_end_is_an_empty_page_not_204(url: str) -> None:
+    response = get(url, [("offset", "40")])
+    assert response.status_code == 200
+    assert response.json() == {"restore_record_response": [], "total_num": 25}
+
+
+def test_the_example_urls_begin_Time_spelling_is_accepted(url: str) -> None:  # noqa: N802 - the vendor's spelling
+    body = get(url, [("begin_Time", "20240101020000"), ("end_Time", "20240101030000")]).json()
+    assert body["total_num"] == 7  # 02:06 ... 02:48: one every 7 minutes, 25 seeded
+
+
+def test_no_match_is_204_with_no_body(url: str) -> None:
+    response = get(url, [("begin_time", "20300101000000")])
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    "params",
+    [[("limit", "0")], [("limit", "1001")], [("offset", "-1")], [("offset", "x")], [("begin_time", "2024-01-01")]],
+)
+def test_bad_parameters_get_the_documented_400_body(url: str, params: list[tuple[str, str]]) -> None:
+    response = get(url, params)
+    assert response.status_code == 400
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"error_code", "error_msg", "error_ext_msg"}
+    assert body["error_ext_msg"] is None
+    assert params[0][0] in body["error_msg"]
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ({"sk": "wrong"}, "signature does not match"),
+        ({"now": datetime.now(UTC) + timedelta(minutes=16)}, "15 minutes"),
+        ({"project_id": "ffffffffffffffffffffffffffffffff"}, "X-Project-Id"),
+    ],
+)
+def test_bad_signatures_get_401(url: str, options: dict[str, Any], reason: str) -> None:
+    response = get(url, [], **options)
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "APIGW.0301"
+    assert reason in response.json()["error_msg"]
+
+
+def test_an_unsigned_request_gets_401(url: str) -> None:
+    response = requests.get(f"{url}{PATH}", timeout=5)
+    assert response.status_code == 401
+    assert "missing Authorization" in response.json()["error_msg"]
+
+
+def test_a_tampered_query_breaks_the_signature(url: str) -> None:
+    query = canonical_query([("limit", "5")])
+    headers = sign(Credentials(DEFAULT_AK, DEFAULT_SK), "GET", url[7:], PATH, query, {}, now=datetime.now(UTC))
+    headers["X-Project-Id"] = DEFAULT_PROJECT_ID
+    response = requests.get(f"{url}{PATH}?limit=6", headers=headers, timeout=5)
+    assert response.status_code == 401
+
+
+def test_another_project_is_refused(url: str) -> None:
+    other = "ffffffffffffffffffffffffffffffff"
+    response = get(url, [], path=f"/v2/{other}/instances/{DEFAULT_INSTANCE_ID}/restores", project_id=other)
+    assert response.status_code == 401
+
+
+def test_other_paths_are_404(url: str) -> None:
+    response = requests.get(f"{url}/v2/{DEFAULT_PROJECT_ID}/instances", timeout=5)
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "APIGW.0101"
+
+
+def test_the_command_line_emulator_serves_the_client() -> None:
+    # Given the emulator started from the command line on a free port
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devkit", "emulator", "--records", "12"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(6)]
+        settings = dict(line.strip().split("=", 1) for line in banner if "=" in line)
+        # When the library client reads from it with the credentials it printed
+        with DcsRestoresClient(settings["DCS_ENDPOINT"], Credentials(settings["DCS_AK"], settings["DCS_SK"])) as client:
+            result = client.list_restores(window_query(project_id=settings["DCS_PROJECT_ID"]))
+        # Then the seeded records come back
+        assert len(result.records) == 12
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def test_the_command_line_emulator_reports_a_bad_fixture(tmp_path: Any) -> None:
+    fixture = tmp_path / "broken.json"
+    fixture.write_text(json.dumps({"restore_record_response": "nope"}))
+    done = subprocess.run(
+        [sys.executable, "-m", "devkit", "emulator", "--fixture", str(fixture)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "cannot read the fixture" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_command_line_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    with Emulator() as busy:
+        port = int(busy.rsplit(":", 1)[1])
+        assert main(["emulator", "--port", str(port)]) == 2
+    assert f"cannot listen on port {port}" in capsys.readouterr().err
+
+
+def test_the_command_line_reports_a_missing_fixture(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--fixture", str(tmp_path / "absent.json")]) == 2
+    assert "cannot read the fixture" in capsys.readouterr().err

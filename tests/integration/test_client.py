@@ -1,0 +1,299 @@
+"""The client against the DCS emulator, over real loopback HTTP."""
+
+import logging
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from dcs_restores import (
+    Credentials,
+    DcsAuthError,
+    DcsBadRequestError,
+    DcsInvalidResponseError,
+    DcsRestoresClient,
+    DcsTimeoutError,
+    DcsUnavailableError,
+    Deadline,
+    RestoreStatus,
+    RetryPolicy,
+)
+
+from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK, Emulator, Scripted
+from devkit.seed import generate_records
+
+from ..support import RecordingSleep, window_query
+
+MakeClient = Callable[..., DcsRestoresClient]
+
+
+def restore_ids(records: list[dict[str, Any]]) -> list[str]:
+    return [record["restore_id"] for record in records]
+
+
+def newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda record: record["created_at"], reverse=True)
+
+
+def test_a_single_page_is_read_as_asked(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given 35 seeded records
+    client = make_client()
+    # When one page is asked for
+    result = client.list_restores(window_query(offset=5, limit=10))
+    # Then exactly that page comes back, with DCS's total, in one request
+    expected = newest_first(generate_records(35))[5:15]
+    assert [record.restore_id for record in result.records] == restore_ids(expected)
+    assert result.total == 35
+    assert not result.truncated
+    [request] = emulator.restore_requests()
+    assert request.query == "begin_time=20240101000000&end_time=20241231235959&limit=10&offset=5"
+
+
+def test_the_whole_window_is_read_across_pages_in_order(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given pages of 10 over 35 records
+    client = make_client(page_size=10)
+    # When the whole window is read
+    result = client.list_restores(window_query())
+    # Then every record arrives once, newest first, from 4 requests (first page, then 3 concurrently)
+    assert [record.restore_id for record in result.records] == restore_ids(newest_first(generate_records(35)))
+    assert sorted(request.query for request in emulator.restore_requests()) == sorted(
+        f"begin_time=20240101000000&end_time=20241231235959&limit=10&offset={offset}" for offset in (0, 10, 20, 30)
+    )
+    assert sum(result.counts.values()) == 35
+    assert result.counts[RestoreStatus.FAILED] == 7
+
+
+def test_the_window_filters_on_created_at(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given records seeded every 7 minutes from 2024-01-01 00:00
+    # When the window is 00:10 to 00:30
+    result = make_client().list_restores(window_query(begin_time="20240101001000", end_time="20240101003000"))
+    # Then the restores created at 00:28, 00:21 and 00:14 come back, newest first
+    assert [(record.created_at.hour, record.created_at.minute) for record in result.records if record.created_at] == [
+        (0, 28),
+        (0, 21),
+        (0, 14),
+    ]
+
+
+def test_no_records_is_an_empty_result(emulator: Emulator, make_client: MakeClient) -> None:
+    result = make_client().list_restores(window_query(begin_time="20300101000000", end_time="20300102000000"))
+    assert result.records == []
+    assert result.total == 0
+    assert result.counts == dict.fromkeys(RestoreStatus, 0)
+
+
+def test_a_cap_truncates_loudly(emulator: Emulator, make_client: MakeClient) -> None:
+    result = make_client(page_size=10, max_records=25).list_restores(window_query())
+    assert len(result.records) == 25
+    assert result.truncated
+    assert result.total == 35
+    assert "limit=5&offset=20" in {request.query.split("end_time=20241231235959&")[1] for request in emulator.received}
+
+
+def test_a_bad_request_carries_dcs_error_code_and_request_id(emulator: Emulator, make_client: MakeClient) -> None:
+    # limit is validated by RestoreQuery; read_page sends what it is given, so DCS answers 400
+    with pytest.raises(DcsBadRequestError) as raised:
+        make_client().read_page(window_query(), offset=0, limit=5000)
+    assert raised.value.status == 400
+    assert raised.value.error_code == "DCS.4800"
+    assert raised.value.request_id
+    assert "limit" in str(raised.value)
+
+
+def test_an_unknown_instance_is_a_bad_request(emulator: Emulator, make_client: MakeClient) -> None:
+    with pytest.raises(DcsBadRequestError) as raised:
+        make_client().list_restores(window_query(instance_id="no-such-instance"))
+    assert raised.value.status == 404
+
+
+def test_wrong_credentials_are_an_auth_error_that_shows_no_secret(emulator: Emulator, make_client: MakeClient) -> None:
+    client = make_client(credentials=Credentials(DEFAULT_AK, "WRONG-SECRET-VALUE"))
+    with pytest.raises(DcsAuthError) as raised:
+        client.list_restores(window_query())
+    assert raised.value.status == 401
+    assert raised.value.error_code == "APIGW.0301"
+    assert "WRONG-SECRET-VALUE" not in str(raised.value)
+    assert "Signature=" not in str(raised.value)
+
+
+def test_a_clock_more_than_15_minutes_off_is_refused(emulator: Emulator, make_client: MakeClient) -> None:
+    client = make_client(now=lambda: datetime.now(UTC) - timedelta(minutes=16))
+    with pytest.raises(DcsAuthError, match="15 minutes"):
+        client.list_restores(window_query())
+
+
+def test_temporary_credentials_send_their_security_token(make_client: MakeClient) -> None:
+    with Emulator(generate_records(3), security_token="STS-TOKEN") as url:
+        with pytest.raises(DcsAuthError, match="X-Security-Token"):
+            make_client(endpoint=url).list_restores(window_query())
+        client = make_client(endpoint=url, credentials=Credentials(DEFAULT_AK, DEFAULT_SK, "STS-TOKEN"))
+        assert len(client.list_restores(window_query()).records) == 3
+
+
+def test_429_then_success_waits_at_least_retry_after(
+    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
+) -> None:
+    emulator.script(Scripted(status=429, retry_after="2"), Scripted(status=503))
+    result = make_client().list_restores(window_query())
+    assert len(result.records) == 35
+    assert len(emulator.restore_requests()) == 3
+    assert sleep.calls[0] >= 2.0
+    assert len(sleep.calls) == 2
+
+
+def test_5xx_until_retries_run_out_is_unavailable(
+    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
+) -> None:
+    emulator.script(*[Scripted(status=500)] * 3)
+    with pytest.raises(DcsUnavailableError) as raised:
+        make_client(retry=RetryPolicy(max_attempts=3, base_delay=0.01)).list_restores(window_query())
+    assert raised.value.status == 500
+    assert raised.value.error_code == "DCS.5000"
+    assert "after 3 attempt(s)" in str(raised.value)
+    assert len(emulator.restore_requests()) == 3
+    assert len(sleep.calls) == 2
+
+
+def test_a_slow_answer_is_retried_then_a_timeout(emulator: Emulator, make_client: MakeClient) -> None:
+    emulator.script(Scripted(delay=1.0), Scripted(delay=1.0))
+    client = make_client(read_timeout=0.2, retry=RetryPolicy(max_attempts=2, base_delay=0.01))
+    with pytest.raises(DcsTimeoutError, match="after 2 attempt"):
+        client.list_restores(window_query())
+
+
+def test_a_slow_answer_then_a_good_one_succeeds(emulator: Emulator, make_client: MakeClient) -> None:
+    emulator.script(Scripted(delay=1.0))
+    result = make_client(read_timeout=0.2).list_restores(window_query())
+    assert len(result.records) == 35
+
+
+def test_a_dropped_connection_is_retried(emulator: Emulator, make_client: MakeClient) -> None:
+    emulator.script(Scripted(body="drop"))
+    assert len(make_client().list_restores(window_query()).records) == 35
+
+
+def test_connection_refused_is_unavailable(make_client: MakeClient) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = make_client(endpoint=f"http://127.0.0.1:{closed_port}", retry=RetryPolicy(max_attempts=2, base_delay=0))
+    with pytest.raises(DcsUnavailableError, match="could not reach DCS"):
+        client.list_restores(window_query())
+
+
+@pytest.mark.parametrize("fault", ["truncated", "not-json", "empty"])
+def test_a_mangled_body_is_an_invalid_response(emulator: Emulator, make_client: MakeClient, fault: Any) -> None:
+    emulator.script(Scripted(body=fault))
+    with pytest.raises(DcsInvalidResponseError) as raised:
+        make_client().list_restores(window_query())
+    assert raised.value.status == 200
+    assert raised.value.request_id
+
+
+def test_a_drifted_record_is_reported_and_the_rest_are_kept(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given two records of the window drifting from the schema
+    emulator.faults.drift = {3: {"status": "exploded"}, 17: {"progress": ["100"]}}
+    # When the whole window is read in pages of 10
+    result = make_client(page_size=10).list_restores(window_query())
+    # Then both are reported at their window index and the other 33 are kept
+    window = newest_first(generate_records(35))
+    assert [(invalid.index, invalid.restore_id) for invalid in result.invalid_records] == [
+        (3, window[3]["restore_id"]),
+        (17, window[17]["restore_id"]),
+    ]
+    assert "status" in result.invalid_records[0].reason
+    assert len(result.records) == 33
+    assert sum(result.counts.values()) + len(result.invalid_records) == 35
+
+
+def test_new_restores_mid_read_shift_pages_without_duplicates_or_losses(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given two restores that appear after the first page was served (newest, so every page shifts by 2)
+    arrivals = generate_records(2, seed=99, start=datetime(2024, 6, 1, tzinfo=UTC))
+    emulator.faults.arrivals = arrivals
+    # When the window is read in pages of 10
+    result = make_client(page_size=10).list_restores(window_query())
+    # Then each of the 35 records read at the start is there exactly once, and the grown total is honoured
+    ids = [record.restore_id for record in result.records]
+    assert len(ids) == len(set(ids))
+    assert set(restore_ids(generate_records(35))) <= set(ids)
+    assert result.total == 37
+    assert any("offset=30" in request.query for request in emulator.received)
+
+
+def test_a_total_that_grows_between_pages_is_followed(emulator: Emulator, make_client: MakeClient) -> None:
+    emulator.faults.total_num_delta = 12
+    result = make_client(page_size=10).list_restores(window_query())
+    assert len(result.records) == 35
+    assert result.total == 47
+    assert any("offset=40" in request.query for request in emulator.received)
+
+
+def test_the_deadline_stops_paging(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given 0.3 s per request, pages of 5 read one at a time, and 0.5 s to spend
+    emulator.faults.latency = 0.3
+    client = make_client(page_size=5, max_workers=1, min_request_time=0.1)
+    # When the window is read
+    with pytest.raises(DcsTimeoutError):
+        client.list_restores(window_query(), Deadline.after(0.5))
+    # Then it gave up long before the 7 pages it would have needed
+    assert len(emulator.restore_requests()) <= 3
+
+
+def test_no_request_starts_without_time_to_finish(emulator: Emulator, make_client: MakeClient) -> None:
+    with pytest.raises(DcsTimeoutError, match="no time"):
+        make_client(min_request_time=1.0).list_restores(window_query(), Deadline.after(0.5))
+    assert emulator.restore_requests() == []
+
+
+def test_retry_after_beyond_the_deadline_fails_now(
+    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
+) -> None:
+    emulator.script(Scripted(status=503, retry_after="30"))
+    with pytest.raises(DcsUnavailableError, match="deadline"):
+        make_client().list_restores(window_query(), Deadline.after(5.0))
+    assert sleep.calls == []
+    assert len(emulator.restore_requests()) == 1
+
+
+def test_logs_never_carry_credentials(
+    emulator: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.script(Scripted(status=503), Scripted(status=500))
+    caplog.set_level(logging.DEBUG)
+    make_client().list_restores(window_query())
+    text = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert "retrying" in text
+    assert DEFAULT_SK not in text
+    assert "Signature=" not in text
+    assert "Authorization" not in text
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://dcs.example.com",
+        "ftp://127.0.0.1",
+        "https://dcs.example.com/v2",
+        "https://user:pw@dcs.example.com",
+        "dcs",
+    ],
+)
+def test_endpoints_must_be_https_except_on_loopback(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="endpoint"):
+        DcsRestoresClient(endpoint, Credentials("AK", "SK"))
+
+
+def test_loopback_http_and_https_endpoints_are_accepted() -> None:
+    for endpoint in ("http://127.0.0.1:8443", "http://[::1]:1", "http://localhost", "https://dcs.example.com/"):
+        DcsRestoresClient(endpoint, Credentials("AK", "SK")).close()
+
+
+def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> None:
+    other = "b1b2c3d4-0000-1111-2222-333344445555"
+    with Emulator({DEFAULT_INSTANCE_ID: generate_records(4), other: generate_records(9, seed=3)}) as url:
+        client = DcsRestoresClient(url, Credentials(DEFAULT_AK, DEFAULT_SK))
+        assert len(client.list_restores(window_query(instance_id=other)).records) == 9
+        client.close()

@@ -1,0 +1,160 @@
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from dcs_restores import DcsInvalidResponseError, RestoreRecord, RestoreStatus
+from dcs_restores.models import ERROR_MESSAGES, UNKNOWN_ERROR_MESSAGE
+from dcs_restores.pages import parse_page
+
+from devkit.seed import VENDOR_EXAMPLE, generate_records
+
+
+def body(*records: object, total: object = None) -> bytes:
+    return json.dumps(
+        {"restore_record_response": list(records), "total_num": len(records) if total is None else total}
+    ).encode()
+
+
+def record(**fields: object) -> dict[str, object]:
+    return {"restore_id": "r-1", "status": "succeed", **fields}
+
+
+def test_the_vendors_own_example_body() -> None:
+    # Given the 200 body from the vendor's page, quirks and all
+    page = parse_page(VENDOR_EXAMPLE.read_bytes(), 0)
+    # Then it validates and normalises cleanly
+    assert page.total == 1
+    assert page.invalid == []
+    normalised = RestoreRecord.from_vendor(page.records[0])
+    assert normalised.model_dump(mode="json") == {
+        "restore_id": "a6155972-800c-4170-a479-3231e907d2f6",
+        "restore_name": "restore_20170718214120",
+        "backup_id": "f4823e9e-fe9b-4ffd-be79-4e5d6de272bb",
+        "backup_name": "backup_20170718000002",
+        "status": "succeed",
+        "progress": 100.0,
+        "created_at": "2017-07-18T21:41:20.721000Z",
+        "updated_at": "2017-07-18T21:41:35.182000Z",
+        "duration_seconds": 14.461,
+        "error_code": None,
+        "error_message": None,
+        "restore_remark": "doctest",
+        "backup_remark": None,
+    }
+
+
+@pytest.mark.parametrize("empty", [{}, None, ""])
+def test_empty_object_null_and_empty_string_read_as_no_value(empty: object) -> None:
+    page = parse_page(body(record(error_code=empty, backup_remark=empty, progress=empty, updated_at=empty)), 0)
+    info = page.records[0]
+    assert (info.error_code, info.backup_remark, info.progress, info.updated_at) == (None, None, None, None)
+
+
+def test_missing_fields_read_as_no_value_and_extra_fields_are_ignored() -> None:
+    page = parse_page(body({"restore_id": "r-1", "status": "waiting", "brand_new_field": [1, 2]}), 0)
+    assert page.records[0].backup_id is None
+    assert not hasattr(page.records[0], "brand_new_field")
+
+
+def test_progress_as_a_decimal_string_or_number_and_total_num_as_an_int() -> None:
+    page = parse_page(body(record(progress="99.50"), record(restore_id="r-2", progress=7), total="2"), 0)
+    assert [info.progress for info in page.records] == [Decimal("99.50"), Decimal(7)]
+    assert page.total == 2
+
+
+def test_timestamps_are_utc_whatever_offset_they_carry() -> None:
+    page = parse_page(body(record(created_at="2024-01-01T08:00:00+08:00", updated_at="2024-01-01T00:00:10")), 0)
+    assert page.records[0].created_at == datetime(2024, 1, 1, tzinfo=UTC)
+    assert page.records[0].updated_at == datetime(2024, 1, 1, 0, 0, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (record(status="cancelled"), "status"),
+        (record(created_at="18/07/2017 21:41"), "created_at"),
+        (record(progress="150.00"), "progress"),
+        (record(progress="-1"), "progress"),
+        (record(progress="lots"), "progress"),
+        (record(error_code=["dcs.08.0001"]), "error_code"),
+        ({"status": "failed", "restore_id": {}}, "restore_id"),
+        ({"restore_id": "r-1"}, "status"),
+    ],
+)
+def test_one_bad_record_is_reported_and_does_not_fail_the_page(bad: dict[str, object], reason: str) -> None:
+    # Given a page of three records, the middle one bad
+    page = parse_page(body(record(restore_id="a"), bad, record(restore_id="c")), offset=20)
+    # Then the good ones survive and the bad one is reported at its window index
+    assert [info.restore_id for info in page.records] == ["a", "c"]
+    [invalid] = page.invalid
+    assert invalid.index == 21
+    assert invalid.restore_id == (bad["restore_id"] if isinstance(bad.get("restore_id"), str) else None)
+    assert reason in invalid.reason
+
+
+def test_a_record_that_is_not_an_object_is_reported() -> None:
+    page = parse_page(body(record(), "not a record"), 0)
+    assert len(page.records) == 1
+    assert page.invalid[0].index == 1
+    assert page.invalid[0].restore_id is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"<html>502</html>",
+        b'{"restore_record_response": [',
+        b"[]",
+        b'{"restore_record_response": []}',
+        b'{"restore_record_response": "nope", "total_num": 1}',
+        b'{"restore_record_response": [], "total_num": "many"}',
+    ],
+)
+def test_a_body_of_the_wrong_shape_is_an_invalid_response(raw: bytes) -> None:
+    with pytest.raises(DcsInvalidResponseError) as raised:
+        parse_page(raw, 0, request_id="req-1")
+    assert raised.value.status == 200
+    assert raised.value.request_id == "req-1"
+
+
+def test_a_missing_or_null_record_list_is_an_empty_page() -> None:
+    assert parse_page(b'{"total_num": 0}', 0).records == []
+    assert parse_page(b'{"restore_record_response": null, "total_num": 0}', 0).records == []
+
+
+@pytest.mark.parametrize("status", list(RestoreStatus))
+def test_each_status_normalises(status: RestoreStatus) -> None:
+    page = parse_page(
+        body(record(status=status.value, created_at="2024-01-01T00:00:00Z", updated_at="2024-01-01T00:01:30.500Z")), 0
+    )
+    normalised = RestoreRecord.from_vendor(page.records[0])
+    assert normalised.status is status
+    # Only a finished restore has a duration
+    expected = 90.5 if status in (RestoreStatus.SUCCEED, RestoreStatus.FAILED) else None
+    assert normalised.duration_seconds == expected
+
+
+@pytest.mark.parametrize("code", sorted(ERROR_MESSAGES))
+def test_each_documented_error_code_gets_its_message(code: str) -> None:
+    normalised = RestoreRecord.from_vendor(parse_page(body(record(status="failed", error_code=code)), 0).records[0])
+    assert normalised.error_code == code
+    assert normalised.error_message == ERROR_MESSAGES[code]
+
+
+def test_an_unknown_error_code_is_kept_with_a_generic_message() -> None:
+    normalised = RestoreRecord.from_vendor(
+        parse_page(body(record(status="failed", error_code="dcs.08.9999")), 0).records[0]
+    )
+    assert normalised.error_code == "dcs.08.9999"
+    assert normalised.error_message == UNKNOWN_ERROR_MESSAGE
+
+
+def test_seeded_records_are_valid_and_deterministic() -> None:
+    records = generate_records(100)
+    assert records == generate_records(100)
+    page = parse_page(body(*records), 0)
+    assert len(page.records) == 100
+    assert page.invalid == []
+    assert {info.status for info in page.records} == set(RestoreStatus)

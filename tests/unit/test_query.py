@@ -1,0 +1,71 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from dcs_restores import InvalidQueryError, RestoreQuery
+
+from ..support import window_query
+
+
+def test_dcs_times_are_read_as_utc_and_aware_datetimes_are_converted() -> None:
+    # Given a begin in yyyyMMddHHmmss and an end as a datetime at UTC+8
+    query = window_query(
+        begin_time="20240101000000", end_time=datetime(2024, 1, 2, 8, 0, 0, 500, tzinfo=timezone(timedelta(hours=8)))
+    )
+    # Then both are UTC, at second precision
+    assert query.begin_time == datetime(2024, 1, 1, tzinfo=UTC)
+    assert query.end_time == datetime(2024, 1, 2, 0, 0, tzinfo=UTC)
+    assert query.page_params(0, 1000) == [
+        ("begin_time", "20240101000000"),
+        ("end_time", "20240102000000"),
+        ("offset", "0"),
+        ("limit", "1000"),
+    ]
+
+
+def test_iso_strings_with_an_offset_are_accepted() -> None:
+    query = window_query(begin_time="2024-01-01T08:00:00+08:00", end_time="2024-01-01T00:00:05Z")
+    assert query.begin_time == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def test_whole_window_unless_offset_or_limit_is_given() -> None:
+    assert not window_query().single_page
+    assert window_query(limit=5).single_page
+    assert window_query(offset=0).single_page
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"instance_id": "../etc"}, "instance_id", "letters, digits"),
+        ({"instance_id": "a/b"}, "instance_id", "letters, digits"),
+        ({"instance_id": "a%2Fb"}, "instance_id", "letters, digits"),
+        ({"instance_id": "a b"}, "instance_id", "letters, digits"),
+        ({"instance_id": ""}, "instance_id", "letters, digits"),
+        ({"instance_id": "x" * 65}, "instance_id", "letters, digits"),
+        ({"project_id": "p\u00e9"}, "project_id", "letters, digits"),
+        ({"project_id": 42}, "project_id", "string"),
+        ({"begin_time": "2024-13-01"}, "begin_time", "yyyyMMddHHmmss"),
+        ({"begin_time": "20241301000000"}, "begin_time", "not a real date"),
+        ({"end_time": datetime(2024, 1, 1)}, "end_time", "needs a timezone"),
+        ({"end_time": 20240101000000}, "end_time", "yyyyMMddHHmmss"),
+        ({"begin_time": "20240201000000", "end_time": "20240101000000"}, "begin_time", "after end_time"),
+        ({"offset": -1}, "offset", "greater than or equal to 0"),
+        ({"limit": 0}, "limit", "greater than or equal to 1"),
+        ({"limit": 1001}, "limit", "less than or equal to 1000"),
+        ({"limit": "10"}, "limit", "integer"),
+        ({"limit": True}, "limit", "integer"),
+        ({"colour": "red"}, "colour", "Extra inputs"),
+    ],
+)
+def test_each_bad_input_names_its_field(fields: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        window_query(**fields)
+    assert raised.value.field == field
+    assert reason in raised.value.reason
+    assert str(raised.value).startswith(f"{field}: ")
+
+
+def test_missing_fields_are_named() -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        RestoreQuery.of(project_id="p", begin_time="20240101000000", end_time="20240101000000")
+    assert raised.value.field == "instance_id"
