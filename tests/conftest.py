@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from dcs_restores import Credentials, DcsRestoresClient, RetryPolicy
+from moto import mock_aws
 
-from devkit.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
+from dcs_restores import Credentials, DcsRestoresClient, RetryPolicy
+from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from devkit.seed import generate_records
 
-from .support import RecordingSleep
+from .support import AwsResources, RecordingSleep, fresh_container
 
 
 @pytest.fixture
@@ -42,3 +43,38 @@ def make_client(emulator: Emulator, sleep: RecordingSleep) -> Iterator[Callable[
     yield build
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
+    """moto in-process: the failed-restores queue, the ledger table and the credentials secret."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield AwsResources.create()
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, aws: AwsResources) -> Iterator[dict[str, str]]:
+    """The function's environment, pointed at the emulator and moto; a fresh container each test."""
+    env = {
+        "DCS_ENDPOINT": emulator.url,
+        "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
+        "DCS_CREDENTIALS_SECRET": aws.secret_name,
+        "DCS_INSTANCE_ID": DEFAULT_INSTANCE_ID,
+        "FAILED_RESTORES_QUEUE_URL": aws.queue_url,
+        "RESTORE_LEDGER_TABLE": aws.table_name,
+        "MAX_WINDOW_DAYS": "31",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_SERVICE_NAME": "dcs-restore-watch",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fresh_container()
+    yield env
+    fresh_container()

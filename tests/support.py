@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dcs_restores import RestoreQuery
-
-from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
+from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK
 
 WINDOW = {"begin_time": "20240101000000", "end_time": "20241231235959"}
 
@@ -23,3 +25,89 @@ class RecordingSleep:
 
 def window_query(**fields: Any) -> RestoreQuery:
     return RestoreQuery.of(**{"project_id": DEFAULT_PROJECT_ID, "instance_id": DEFAULT_INSTANCE_ID, **WINDOW, **fields})
+
+
+@dataclass(frozen=True)
+class AwsResources:
+    """The AWS side of the function, created in moto."""
+
+    queue_url: str
+    table_name: str
+    secret_name: str
+
+    @classmethod
+    def create(cls, *, fifo: bool = False) -> AwsResources:
+        import boto3
+
+        sqs = boto3.client("sqs")
+        if fifo:
+            queue_url = sqs.create_queue(QueueName="failed-restores.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        else:
+            queue_url = sqs.create_queue(QueueName="failed-restores")["QueueUrl"]
+        table = "restore-ledger"
+        dynamodb = boto3.client("dynamodb")
+        if table not in dynamodb.list_tables()["TableNames"]:
+            dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        secret = "dcs-restore-watch/credentials"
+        secrets = boto3.client("secretsmanager")
+        if not secrets.list_secrets(Filters=[{"Key": "name", "Values": [secret]}])["SecretList"]:
+            secrets.create_secret(Name=secret, SecretString=json.dumps({"ak": DEFAULT_AK, "sk": DEFAULT_SK}))
+        return cls(queue_url, table, secret)
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message in the queue, received back from SQS (and left there)."""
+        import boto3
+
+        sqs = boto3.client("sqs")
+        received: dict[str, Any] = {}
+        for _ in range(100):
+            answer = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                VisibilityTimeout=30,
+                WaitTimeSeconds=0,
+            )
+            batch = answer.get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                received[message["MessageId"]] = message
+        return list(received.values())
+
+
+def fresh_container() -> None:
+    """Forget what a warm Lambda container would keep: the runtime and cached secrets."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from restore_watch import app
+
+    app._runtime = None
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class LambdaContext:
+    """The Lambda runtime's context object: the one part of Lambda no local peer provides."""
+
+    remaining_ms: int = 60_000
+    function_name: str = "dcs-restore-watch"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:dcs-restore-watch"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+EVENTS = Path(__file__).parent.parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return loaded

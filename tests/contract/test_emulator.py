@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import requests
+
 from dcs_restores import Credentials, DcsRestoresClient
 from dcs_restores.signing import canonical_query, sign
-
 from devkit.cli import main
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from devkit.seed import generate_records

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from dcs_restores import (
     Credentials,
     DcsAuthError,
@@ -19,7 +20,6 @@ from dcs_restores import (
     RestoreStatus,
     RetryPolicy,
 )
-
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.seed import generate_records
 

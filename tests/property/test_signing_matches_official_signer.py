@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 
-from dcs_restores.signing import Credentials, canonical_query, sign
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from dcs_restores.signing import Credentials, canonical_query, sign
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12)
 segments = st.lists(text.filter(lambda s: "/" not in s and "%" not in s), min_size=1, max_size=4)

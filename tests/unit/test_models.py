@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from dcs_restores import DcsInvalidResponseError, RestoreRecord, RestoreStatus
 from dcs_restores.models import ERROR_MESSAGES, UNKNOWN_ERROR_MESSAGE
 from dcs_restores.pages import parse_page
-
 from devkit.seed import VENDOR_EXAMPLE, generate_records
 
 

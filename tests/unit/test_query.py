@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from dcs_restores import InvalidQueryError, RestoreQuery
 
 from ..support import window_query

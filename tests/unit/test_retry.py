@@ -2,6 +2,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+
 from dcs_restores import Deadline, RetryPolicy
 from dcs_restores.retry import parse_retry_after
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from dcs_restores.signing import (
     Authorization,
     Credentials,

@@ -1,0 +1,100 @@
+"""Lambda entry point: Powertools around a thin dispatch. The work is in the modules beside it."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dcs_restores import DcsAuthError, DcsError, Deadline, RestoreQuery, RestoreStatus
+
+from . import http_api
+from .runtime import Runtime
+from .service import RestoreReport, watch
+from .settings import Settings
+from .triggers import is_http_event, queries_from_event
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
+tracer = Tracer()
+
+RESERVE_SECONDS = 3.0  # kept back from DCS reads for forwarding and the response
+HTTP_INTEGRATION_SECONDS = 29.0  # an HTTP API gives up on its integration after 30 s
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Built once per container; dropped after an auth failure so a rotated secret is re-read."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_env(os.environ)
+    return _runtime
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    seconds_left = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    if is_http_event(event):
+        deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESERVE_SECONDS))
+        http_api.resolver.append_context(  # type: ignore[no-untyped-call]
+            settings=_settings, run=lambda query: _watch(query, deadline)
+        )
+        return http_api.resolver.resolve(event, context)
+    deadline = Deadline.after(seconds_left)
+    reports = [_watch(query, deadline) for query in queries_from_event(event, runtime().settings)]
+    if "instance_ids" in event:
+        return {"reports": [report.payload() for report in reports]}
+    return reports[0].payload()
+
+
+def _settings() -> Settings:
+    return runtime().settings
+
+
+def _watch(query: RestoreQuery, deadline: Deadline) -> RestoreReport:
+    global _runtime
+    current = runtime()
+    started = datetime.now(UTC)
+    try:
+        with tracer.provider.in_subsegment("watch") as subsegment:
+            subsegment.put_annotation("instance_id", query.instance_id)
+            report = watch(query, current.client, lambda: current.forwarder, deadline, started)
+    except DcsError as error:
+        metrics.add_metric(name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1)
+        if isinstance(error, DcsAuthError):
+            _runtime = None
+        raise
+    finally:
+        elapsed = (datetime.now(UTC) - started).total_seconds() * 1000
+        metrics.add_metric(name="DcsLatency", unit=MetricUnit.Milliseconds, value=elapsed)
+    _record(report)
+    return report
+
+
+def _record(report: RestoreReport) -> None:
+    for status in RestoreStatus:
+        metrics.add_metric(
+            name=f"Records{status.value.capitalize()}", unit=MetricUnit.Count, value=report.result.counts[status]
+        )
+    metrics.add_metric(name="InvalidRecords", unit=MetricUnit.Count, value=len(report.result.invalid_records))
+    metrics.add_metric(name="FailedForwarded", unit=MetricUnit.Count, value=report.forwarded.queued)
+    metrics.add_metric(name="AlreadyForwarded", unit=MetricUnit.Count, value=report.forwarded.already_forwarded)
+    logger.info(
+        "restores watched",
+        extra={
+            "instance_id": report.query.instance_id,
+            "counts": {status.value: count for status, count in report.result.counts.items()},
+            "invalid": len(report.result.invalid_records),
+            "queued": report.forwarded.queued,
+            "already_forwarded": report.forwarded.already_forwarded,
+            "truncated": report.result.truncated,
+        },
+    )

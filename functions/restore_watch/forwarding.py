@@ -1,0 +1,272 @@
+"""Forward failed restores to SQS exactly once: claim in the ledger, send, then confirm.
+
+The ledger (DynamoDB, one item per project/instance/restore) is what makes overlapping windows
+and concurrent runs safe: a restore is sent only by the run that claimed it, and it counts as
+forwarded only after SQS acknowledged it. A claim whose run died expires after a lease, so a
+retry sends it again. AWS clients are passed in: this module never imports boto3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from dcs_restores import RestoreRecord
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH_ENTRIES = 10
+MAX_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: 1 MiB for the whole batch
+_DEDUP_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_Batch = list[tuple[dict[str, Any], "FailedRestore"]]
+
+
+class ForwardingError(Exception):
+    """Some failed restores could not be forwarded; the invocation must fail so Lambda retries it."""
+
+    def __init__(self, message: str, unsent: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.unsent = list(unsent)
+
+
+class LedgerUnavailableError(ForwardingError):
+    """The DynamoDB ledger could not be read or written."""
+
+
+@dataclass(frozen=True)
+class ForwardOutcome:
+    queued: int
+    already_forwarded: int
+
+
+@dataclass(frozen=True)
+class FailedRestore:
+    project_id: str
+    instance_id: str
+    record: RestoreRecord
+    seen_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.project_id}#{self.instance_id}#{self.record.restore_id}"
+
+    def message_body(self) -> str:
+        body = self.record.model_dump(mode="json")
+        body.update(instance_id=self.instance_id, project_id=self.project_id, seen_at=self.seen_at.isoformat())
+        return json.dumps(body, separators=(",", ":"))
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        values = {"instance_id": self.instance_id, "restore_id": self.record.restore_id}
+        if self.record.error_code:
+            values["error_code"] = self.record.error_code
+        return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
+
+
+def _error_code(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+class Ledger:
+    """Which failed restores were already forwarded, in a DynamoDB table keyed by ``pk``."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        *,
+        ttl: timedelta = timedelta(days=90),
+        lease: timedelta = timedelta(minutes=15),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+        self._ttl = ttl
+        self._lease = lease
+        self._clock = clock
+
+    def claim(self, restore: FailedRestore) -> bool:
+        """Take the right to send ``restore``; ``False`` if it was forwarded or is being sent elsewhere."""
+        now = int(self._clock())
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": restore.key},
+                    "state": {"S": "sending"},
+                    "lease_until": {"N": str(now + int(self._lease.total_seconds()))},
+                    "expires_at": {"N": str(now + int(self._ttl.total_seconds()))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR (#state = :sending AND lease_until < :now)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":sending": {"S": "sending"}, ":now": {"N": str(now)}},
+            )
+        except Exception as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise LedgerUnavailableError(f"the ledger could not be written: {_error_code(error) or error}") from error
+        return True
+
+    def confirm(self, restore: FailedRestore) -> None:
+        now = int(self._clock())
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": restore.key}},
+                UpdateExpression="SET #state = :forwarded, forwarded_at = :now, expires_at = :expires",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":forwarded": {"S": "forwarded"},
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(now + int(self._ttl.total_seconds()))},
+                },
+            )
+        except Exception as error:
+            # Sent but not confirmed: the lease runs out and a later run sends it again (at least once).
+            reason = _error_code(error) or error
+            raise LedgerUnavailableError(
+                f"sent, but the ledger could not be confirmed: {reason}", [restore.record.restore_id]
+            ) from error
+
+    def release(self, restore: FailedRestore) -> None:
+        """Give a claim back after a failed send, so the retry can claim it at once."""
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": restore.key}},
+                ConditionExpression="#state = :sending",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":sending": {"S": "sending"}},
+            )
+        except Exception:  # the lease expires on its own; nothing is lost
+            logger.warning("could not release a ledger claim", extra={"restore_id": restore.record.restore_id})
+
+
+class QueuePublisher:
+    """``SendMessageBatch`` in batches of at most 10 entries and 1 MiB; failed entries resent."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._fifo = queue_url.endswith(".fifo")
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._sleep = sleep
+
+    def send(self, restores: Sequence[FailedRestore]) -> tuple[list[FailedRestore], list[FailedRestore]]:
+        """Send all; return (acknowledged, unsent)."""
+        sent: list[FailedRestore] = []
+        unsent: list[FailedRestore] = []
+        for batch in _batches(restores, self._entry):
+            acknowledged, failed = self._send_batch(batch)
+            sent.extend(acknowledged)
+            unsent.extend(failed)
+        return sent, unsent
+
+    def _entry(self, index: int, restore: FailedRestore) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "Id": str(index),
+            "MessageBody": restore.message_body(),
+            "MessageAttributes": restore.attributes(),
+        }
+        if self._fifo:
+            entry["MessageGroupId"] = restore.instance_id
+            entry["MessageDeduplicationId"] = _dedup_id(restore)
+        return entry
+
+    def _send_batch(self, batch: _Batch) -> tuple[list[FailedRestore], list[FailedRestore]]:
+        pending = {entry["Id"]: (entry, restore) for entry, restore in batch}
+        acknowledged: list[FailedRestore] = []
+        for attempt in range(self._max_attempts):
+            try:
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self._queue_url, Entries=[entry for entry, _ in pending.values()]
+                )
+            except Exception as error:  # throttled or unreachable: the whole batch is retried
+                logger.warning("SendMessageBatch failed", extra={"code": _error_code(error), "attempt": attempt + 1})
+            else:
+                for done in answer.get("Successful", []):
+                    acknowledged.append(pending.pop(done["Id"])[1])
+                failed = answer.get("Failed", [])
+                if failed:
+                    logger.warning("SQS refused entries", extra={"codes": sorted({f.get("Code", "") for f in failed})})
+                if not pending:
+                    break
+            if attempt + 1 < self._max_attempts:
+                self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter, not crypto
+        return acknowledged, [restore for _, restore in pending.values()]
+
+
+def _dedup_id(restore: FailedRestore) -> str:
+    restore_id = restore.record.restore_id
+    return restore_id if _DEDUP_ID.match(restore_id) else hashlib.sha256(restore.key.encode()).hexdigest()
+
+
+def _batches(
+    restores: Iterable[FailedRestore], entry_for: Callable[[int, FailedRestore], dict[str, Any]]
+) -> Iterable[_Batch]:
+    batch: _Batch = []
+    size = 0
+    for index, restore in enumerate(restores):
+        entry = entry_for(index, restore)
+        entry_size = len(json.dumps(entry).encode())
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + entry_size > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((entry, restore))
+        size += entry_size
+    if batch:
+        yield batch
+
+
+class FailedRestoreForwarder:
+    """Sends each failed restore once: through the ledger when there is one, else as-is (FIFO dedup only)."""
+
+    def __init__(self, publisher: QueuePublisher, ledger: Ledger | None) -> None:
+        self._publisher = publisher
+        self._ledger = ledger
+
+    def forward(self, restores: Sequence[FailedRestore]) -> ForwardOutcome:
+        if not restores:
+            return ForwardOutcome(0, 0)
+        claimed = self._claim(restores)
+        sent, unsent = self._publisher.send(claimed)
+        if self._ledger is not None:
+            for restore in unsent:
+                self._ledger.release(restore)
+            for restore in sent:
+                self._ledger.confirm(restore)
+        if unsent:
+            ids = [restore.record.restore_id for restore in unsent]
+            raise ForwardingError(f"{len(sent)} failed restore(s) queued, {len(unsent)} could not be", ids)
+        return ForwardOutcome(queued=len(sent), already_forwarded=len(restores) - len(claimed))
+
+    def _claim(self, restores: Sequence[FailedRestore]) -> list[FailedRestore]:
+        if self._ledger is None:
+            return list(restores)
+        claimed: list[FailedRestore] = []
+        try:
+            for restore in restores:
+                if self._ledger.claim(restore):
+                    claimed.append(restore)
+        except LedgerUnavailableError:
+            for restore in claimed:  # give back what this run cannot send, so the retry can
+                self._ledger.release(restore)
+            raise
+        return claimed

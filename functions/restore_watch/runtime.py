@@ -1,0 +1,78 @@
+"""What the handler builds once per container: settings, the DCS client, the forwarder (lazily)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from dcs_restores import Credentials, DcsRestoresClient
+
+from .forwarding import FailedRestoreForwarder, Ledger, QueuePublisher
+from .settings import ConfigurationError, Settings
+
+logger = logging.getLogger(__name__)
+
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        if settings.restore_ledger_table is None:
+            logger.warning("RESTORE_LEDGER_TABLE is not set: failed restores are deduplicated by FIFO queues only")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Runtime:
+        return cls(Settings.from_env(environ))
+
+    @cached_property
+    def client(self) -> DcsRestoresClient:
+        credentials = load_credentials(self.settings)
+        try:
+            return DcsRestoresClient(self.settings.dcs_endpoint, credentials, max_records=self.settings.max_records)
+        except ValueError as error:
+            raise ConfigurationError("DCS_ENDPOINT", str(error)) from None
+
+    @cached_property
+    def forwarder(self) -> FailedRestoreForwarder:
+        """Built on first use: boto3 is imported only when there is something to forward."""
+        import boto3  # here, not at the top: kept off the cold-start path
+
+        session = boto3.session.Session()
+        publisher = QueuePublisher(session.client("sqs"), self.settings.failed_restores_queue_url)
+        table = self.settings.restore_ledger_table
+        ledger = (
+            Ledger(session.client("dynamodb"), table, ttl=timedelta(days=self.settings.ledger_ttl_days))
+            if table
+            else None
+        )
+        return FailedRestoreForwarder(publisher, ledger)
+
+
+def load_credentials(settings: Settings) -> Credentials:
+    """From the Secrets Manager secret (JSON with ak, sk, optional security_token), else DCS_AK/DCS_SK."""
+    if settings.dcs_credentials_secret:
+        return _credentials_from_secret(settings.dcs_credentials_secret)
+    ak, sk = settings.dcs_ak, settings.dcs_sk
+    if ak is None or sk is None:  # Settings.from_env refuses this; kept for settings built by hand
+        raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
+    return Credentials(ak.get_secret_value(), sk.get_secret_value())
+
+
+def _credentials_from_secret(name: str) -> Credentials:
+    from aws_lambda_powertools.utilities.parameters import get_secret  # imports boto3: only when a secret is configured
+
+    try:
+        value: Any = get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    except Exception as error:  # GetSecretValue failed or the value is not JSON: never echo the value
+        raise ConfigurationError("DCS_CREDENTIALS_SECRET", f"could not be read ({type(error).__name__})") from None
+    if not isinstance(value, dict) or not isinstance(value.get("ak"), str) or not isinstance(value.get("sk"), str):
+        raise ConfigurationError("DCS_CREDENTIALS_SECRET", "must be a JSON object with string fields ak and sk")
+    token = value.get("security_token")
+    try:
+        return Credentials(value["ak"], value["sk"], token if isinstance(token, str) and token else None)
+    except ValueError:
+        raise ConfigurationError("DCS_CREDENTIALS_SECRET", "ak and sk must not be empty") from None

@@ -1,0 +1,55 @@
+"""One instance, one window: read DCS, forward the failed restores, report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dcs_restores import DcsRestoresClient, Deadline, RestoreQuery, RestoreResult, RestoreStatus
+
+from .forwarding import FailedRestore, FailedRestoreForwarder, ForwardOutcome
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    query: RestoreQuery
+    result: RestoreResult
+    forwarded: ForwardOutcome
+
+    def payload(self) -> dict[str, Any]:
+        """The normalised JSON payload every trigger returns."""
+        result = self.result.model_dump(mode="json")
+        return {
+            "instance_id": self.query.instance_id,
+            "project_id": self.query.project_id,
+            "window": {
+                "begin": self.query.begin_time.isoformat().replace("+00:00", "Z"),
+                "end": self.query.end_time.isoformat().replace("+00:00", "Z"),
+            },
+            "total": result["total"],
+            "records": result["records"],
+            "counts": result["counts"],
+            "invalid_records": result["invalid_records"],
+            "truncated": result["truncated"],
+            "forwarded": {"queued": self.forwarded.queued, "already_forwarded": self.forwarded.already_forwarded},
+        }
+
+
+def watch(
+    query: RestoreQuery,
+    client: DcsRestoresClient,
+    forwarder: Callable[[], FailedRestoreForwarder],
+    deadline: Deadline,
+    seen_at: datetime,
+) -> RestoreReport:
+    """Read the window and forward its failed restores; the forwarder is built only when needed."""
+    result = client.list_restores(query, deadline)
+    failed = [
+        FailedRestore(query.project_id, query.instance_id, record, seen_at)
+        for record in result.records
+        if record.status is RestoreStatus.FAILED
+    ]
+    outcome = forwarder().forward(failed) if failed else ForwardOutcome(0, 0)
+    return RestoreReport(query, result, outcome)

@@ -1,0 +1,55 @@
+"""Configuration from the environment, validated once per container."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from dcs_restores.query import SAFE_ID_PATTERN
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid; ``variable`` names the environment variable."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    dcs_endpoint: str
+    dcs_project_id: Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
+    dcs_credentials_secret: str | None = None
+    dcs_ak: SecretStr | None = None
+    dcs_sk: SecretStr | None = None
+    dcs_instance_id: Annotated[str, Field(pattern=SAFE_ID_PATTERN)] | None = None
+    failed_restores_queue_url: str
+    restore_ledger_table: str | None = None
+    ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
+    max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=1)
+
+    @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        fields = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        try:
+            settings = cls.model_validate(fields)
+        except ValidationError as error:
+            first = error.errors(include_url=False, include_input=False)[0]
+            variable = str(first["loc"][0]).upper() if first["loc"] else "environment"
+            message = "is required" if first["type"] == "missing" else str(first["msg"])
+            raise ConfigurationError(variable, message) from None
+        if not settings.dcs_credentials_secret and not (settings.dcs_ak and settings.dcs_sk):
+            raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
+        return settings

@@ -1,0 +1,141 @@
+"""Trigger adapters: a schedule or workflow event in, validated ``RestoreQuery`` values out.
+
+HTTP API events are adapted by the route in ``http_api``. Nothing here talks to DCS: an event
+that does not validate is refused before any request is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from dcs_restores import InvalidQueryError, RestoreQuery
+from dcs_restores.query import SAFE_ID_PATTERN
+
+from .settings import Settings
+
+MAX_INSTANCES_PER_EVENT = 50
+SafeId = Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class UnknownEventError(ValueError):
+    """The event has none of the shapes this function accepts; nothing was sent to DCS."""
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SchedulerInput(_Event):
+    """EventBridge Scheduler's ``Input``, passed as-is: the window ends at the scheduled time."""
+
+    instance_id: SafeId | None = None
+    instance_ids: Annotated[list[SafeId], Field(min_length=1, max_length=MAX_INSTANCES_PER_EVENT)] | None = None
+    project_id: SafeId | None = None
+    lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=6)
+    scheduled_time: AwareDatetime
+
+    @model_validator(mode="after")
+    def _one_way_to_name_instances(self) -> SchedulerInput:
+        if (self.instance_id is None) == (self.instance_ids is None):
+            raise ValueError("give exactly one of instance_id and instance_ids")
+        return self
+
+    def instances(self) -> list[str]:
+        return [self.instance_id] if self.instance_id else list(self.instance_ids or [])
+
+
+class ScheduledRuleEvent(BaseModel):
+    """A classic EventBridge scheduled rule: the instance comes from configuration."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    detail_type: Annotated[Literal["Scheduled Event"], Field(alias="detail-type")]
+    source: Literal["aws.events"]
+    time: AwareDatetime
+
+
+class DirectInput(_Event):
+    """A direct or Step Functions invoke: the window is given."""
+
+    instance_id: str
+    begin_time: Any
+    end_time: Any
+    project_id: str | None = None
+    offset: int | None = None
+    limit: int | None = None
+
+
+def is_http_event(event: Mapping[str, Any]) -> bool:
+    return event.get("version") == "2.0" and "requestContext" in event and "routeKey" in event
+
+
+def queries_from_event(event: Any, settings: Settings) -> list[RestoreQuery]:
+    """The queries a schedule or workflow event asks for, one per instance, in order."""
+    if not isinstance(event, Mapping):
+        raise UnknownEventError("the event must be a JSON object")
+    if event.get("detail-type") == "Scheduled Event":
+        rule = _validate(ScheduledRuleEvent, event)
+        if settings.dcs_instance_id is None:
+            raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
+        end = rule.time.astimezone(UTC)
+        return [build_query(settings, settings.dcs_instance_id, None, end - settings.schedule_lookback, end)]
+    if "scheduled_time" in event or "lookback" in event or "instance_ids" in event:
+        schedule = _validate(SchedulerInput, event)
+        end = schedule.scheduled_time.astimezone(UTC)
+        begin = end - schedule.lookback
+        return [build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()]
+    if "begin_time" in event or "end_time" in event:
+        direct = _validate(DirectInput, event)
+        return [
+            build_query(
+                settings,
+                direct.instance_id,
+                direct.project_id,
+                direct.begin_time,
+                direct.end_time,
+                offset=direct.offset,
+                limit=direct.limit,
+            )
+        ]
+    raise UnknownEventError(
+        "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
+        "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"
+    )
+
+
+def build_query(
+    settings: Settings,
+    instance_id: Any,
+    project_id: Any,
+    begin: Any,
+    end: Any,
+    *,
+    offset: Any = None,
+    limit: Any = None,
+) -> RestoreQuery:
+    """A ``RestoreQuery`` within the configured limits; ``InvalidQueryError`` names the bad field."""
+    query = RestoreQuery.of(
+        project_id=project_id or settings.dcs_project_id,
+        instance_id=instance_id,
+        begin_time=begin,
+        end_time=end,
+        offset=offset,
+        limit=limit,
+    )
+    if query.end_time - query.begin_time > timedelta(days=settings.max_window_days):
+        raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
+    return query
+
+
+def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:
+    try:
+        return model.model_validate(event)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = ".".join(str(part) for part in first["loc"]) or "event"
+        raise InvalidQueryError(field, str(first["msg"]).removeprefix("Value error, ")) from None

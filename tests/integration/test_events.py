@@ -1,0 +1,136 @@
+"""Every file in events/ through the real handler: DCS is the emulator, AWS is moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dcs_restores import InvalidQueryError
+from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
+from devkit.seed import generate_records
+from restore_watch.app import lambda_handler
+from restore_watch.triggers import UnknownEventError
+
+from ..support import EVENTS, AwsResources, LambdaContext, load_event
+
+OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
+
+# file -> ("payload", records, total) | ("http", status, field or None) | (exception, field or None)
+OUTCOMES: dict[str, tuple[Any, ...]] = {
+    "http-get-window.json": ("http", 200, 35),
+    "http-get-page.json": ("http", 200, 5),
+    "http-get-openapi.json": ("openapi",),
+    "bad-http-limit-too-large.json": ("http", 400, "limit"),
+    "bad-http-missing-end-time.json": ("http", 400, "end_time"),
+    "bad-http-reversed-window.json": ("http", 400, "begin_time"),
+    "schedule-scheduler.json": ("payload", 35, 35),
+    "schedule-scheduler-many.json": ("reports", [35, 12]),
+    "schedule-rule.json": ("payload", 35, 35),
+    "direct-invoke.json": ("payload", 35, 35),
+    "stepfunctions-task.json": ("payload", 20, 35),
+    "bad-unknown-shape.json": (UnknownEventError, None),
+    "bad-hostile-instance.json": (InvalidQueryError, "instance_id"),
+    "bad-window-too-long.json": (InvalidQueryError, "begin_time"),
+    "bad-scheduler-lookback.json": (InvalidQueryError, "lookback"),
+}
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    server = Emulator({DEFAULT_INSTANCE_ID: generate_records(35), OTHER_INSTANCE: generate_records(12, seed=3)})
+    with server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def six_hour_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEDULE_LOOKBACK", "PT6H")
+
+
+def test_every_event_file_has_an_expected_outcome() -> None:
+    assert sorted(path.name for path in EVENTS.glob("*.json")) == sorted(OUTCOMES)
+
+
+def payloads_of(outcome: Any) -> list[dict[str, Any]]:
+    if "reports" in outcome:
+        return list(outcome["reports"])
+    return [outcome]
+
+
+def assert_queue_holds_exactly_the_failed_records(aws: AwsResources, payloads: list[dict[str, Any]]) -> None:
+    expected = {
+        (payload["instance_id"], record["restore_id"]): record
+        for payload in payloads
+        for record in payload["records"]
+        if record["status"] == "failed"
+    }
+    messages = aws.messages()
+    assert len(messages) == len(expected)
+    for message in messages:
+        body = json.loads(message["Body"])
+        key = (body["instance_id"], body["restore_id"])
+        seen_at = body.pop("seen_at")
+        assert seen_at.startswith("20")
+        assert body == {**expected[key], "instance_id": key[0], "project_id": body["project_id"]}
+        attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+        assert attributes == {"instance_id": key[0], "restore_id": key[1], "error_code": body["error_code"]}
+    assert sum(payload["forwarded"]["queued"] for payload in payloads) == len(expected)
+
+
+@pytest.mark.parametrize("name", sorted(OUTCOMES))
+def test_event_file(name: str, function_env: dict[str, str], emulator: Emulator, aws: AwsResources) -> None:
+    # Given the event file and a fresh container
+    event = load_event(name)
+    kind, *expected = OUTCOMES[name]
+    # When the handler runs it, Then the outcome is the one documented for it
+    if isinstance(kind, type):
+        with pytest.raises(kind) as raised:
+            lambda_handler(event, LambdaContext())
+        if expected[0] is not None:
+            assert getattr(raised.value, "field", None) == expected[0]
+        assert emulator.restore_requests() == []  # refused before anything went to DCS
+        assert aws.messages() == []
+        return
+    outcome = lambda_handler(event, LambdaContext())
+    if kind == "openapi":
+        document = json.loads(outcome["body"])
+        assert outcome["statusCode"] == 200
+        assert "/instances/{instance_id}/restores" in document["paths"]
+        return
+    if kind == "http":
+        status, detail = expected
+        body = json.loads(outcome["body"])
+        assert outcome["statusCode"] == status
+        assert outcome["headers"]["Content-Type"] == "application/json"
+        if status != 200:
+            assert body["error"]["details"]["field"] == detail
+            assert body["error"]["code"] == "invalid_request"
+            assert emulator.restore_requests() == []
+            return
+        assert len(body["records"]) == detail
+        payloads = [body]
+    elif kind == "reports":
+        assert [len(report["records"]) for report in outcome["reports"]] == expected[0]
+        payloads = payloads_of(outcome)
+    else:
+        records, total = expected
+        assert len(outcome["records"]) == records
+        assert outcome["total"] == total
+        payloads = [outcome]
+    for payload in payloads:
+        assert set(payload) == {
+            "instance_id",
+            "project_id",
+            "window",
+            "total",
+            "records",
+            "counts",
+            "invalid_records",
+            "truncated",
+            "forwarded",
+        }
+        assert sum(payload["counts"].values()) == len(payload["records"])
+    assert_queue_holds_exactly_the_failed_records(aws, payloads)
