@@ -1,0 +1,222 @@
+"""Forwarding failed restores: SQS and DynamoDB are moto; faults are injected around the real clients."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from dcs_restores import RestoreRecord, RestoreStatus
+from restore_watch.forwarding import (
+    MAX_BATCH_ENTRIES,
+    FailedRestore,
+    FailedRestoreForwarder,
+    ForwardingError,
+    Ledger,
+    LedgerUnavailableError,
+    QueuePublisher,
+)
+
+from ..support import AwsResources
+
+SEEN_AT = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
+
+
+def failed(restore_id: str, instance_id: str = "inst-1", remark: str = "") -> FailedRestore:
+    record = RestoreRecord.model_construct(
+        restore_id=restore_id,
+        restore_name=f"restore {restore_id}",
+        backup_id="b-1",
+        backup_name="backup",
+        status=RestoreStatus.FAILED,
+        progress=40.0,
+        created_at=SEEN_AT,
+        updated_at=SEEN_AT,
+        duration_seconds=0.0,
+        error_code="dcs.08.0002",
+        error_message="The restore timed out.",
+        restore_remark=remark or None,
+        backup_remark=None,
+    )
+    return FailedRestore("proj", instance_id, record, SEEN_AT)
+
+
+class FlakySqs:
+    """The real (moto) SQS client, with the failures AWS can answer: Failed entries or a failed call."""
+
+    def __init__(self, fail_entries: int = 0, fail_calls: int = 0, fail_after_calls: int | None = None) -> None:
+        self.real = boto3.client("sqs")
+        self.fail_entries = fail_entries
+        self.fail_calls = fail_calls
+        self.fail_after_calls = fail_after_calls
+        self.calls: list[int] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.calls.append(len(Entries))
+        if self.fail_calls > 0 or (self.fail_after_calls is not None and len(self.calls) > self.fail_after_calls):
+            self.fail_calls -= 1
+            raise self.real.exceptions.ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendMessageBatch"
+            )
+        refused, accepted = Entries[: self.fail_entries], Entries[self.fail_entries :]
+        self.fail_entries = 0
+        answer = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=accepted) if accepted else {}
+        answer.setdefault("Successful", [])
+        answer["Failed"] = [
+            {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
+            for entry in refused
+        ]
+        return answer
+
+
+def forwarder(aws: AwsResources, sqs: Any = None, ledger: bool = True) -> FailedRestoreForwarder:
+    publisher = QueuePublisher(sqs or boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    return FailedRestoreForwarder(publisher, Ledger(boto3.client("dynamodb"), aws.table_name) if ledger else None)
+
+
+def queued_ids(aws: AwsResources) -> list[str]:
+    return sorted(json.loads(message["Body"])["restore_id"] for message in aws.messages())
+
+
+def test_overlapping_runs_forward_each_failed_restore_once(aws: AwsResources) -> None:
+    # Given two runs whose windows overlap on r-3 and r-4
+    first = forwarder(aws).forward([failed(f"r-{n}") for n in range(1, 5)])
+    second = forwarder(aws).forward([failed(f"r-{n}") for n in range(3, 7)])
+    # Then each restore is in the queue once
+    assert (first.queued, first.already_forwarded) == (4, 0)
+    assert (second.queued, second.already_forwarded) == (2, 2)
+    assert queued_ids(aws) == [f"r-{n}" for n in range(1, 7)]
+
+
+def test_the_same_restore_id_on_another_instance_is_another_restore(aws: AwsResources) -> None:
+    forwarder(aws).forward([failed("r-1", "inst-1")])
+    assert forwarder(aws).forward([failed("r-1", "inst-2")]).queued == 1
+
+
+def test_batches_hold_at_most_ten_entries(aws: AwsResources) -> None:
+    sqs = FlakySqs()
+    outcome = forwarder(aws, sqs).forward([failed(f"r-{n:02}") for n in range(23)])
+    assert outcome.queued == 23
+    assert sqs.calls == [MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES, 3]
+
+
+def test_batches_stay_under_one_mebibyte(aws: AwsResources) -> None:
+    # Given four messages of about 300 KiB each
+    sqs = FlakySqs()
+    big = [failed(f"r-{n}", remark="x" * 300_000) for n in range(4)]
+    forwarder(aws, sqs).forward(big)
+    # Then no batch carries more than three of them
+    assert sqs.calls == [3, 1]
+    assert len(queued_ids(aws)) == 4
+
+
+def test_entries_reported_failed_are_resent(aws: AwsResources) -> None:
+    sqs = FlakySqs(fail_entries=3)
+    outcome = forwarder(aws, sqs).forward([failed(f"r-{n}") for n in range(5)])
+    assert outcome.queued == 5
+    assert sqs.calls == [5, 3]
+    assert queued_ids(aws) == [f"r-{n}" for n in range(5)]
+
+
+def test_a_throttled_call_is_retried(aws: AwsResources) -> None:
+    sqs = FlakySqs(fail_calls=2)
+    assert forwarder(aws, sqs).forward([failed("r-1")]).queued == 1
+    assert sqs.calls == [1, 1, 1]
+
+
+def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsResources) -> None:
+    # Given SQS that takes the first batch and then refuses every call
+    restores = [failed(f"r-{n:02}") for n in range(15)]
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(aws, FlakySqs(fail_after_calls=1)).forward(restores)
+    # Then the run fails, naming what it could not send
+    assert len(raised.value.unsent) == 5
+    assert "10 failed restore(s) queued, 5 could not be" in str(raised.value)
+    # When Lambda retries the same event with SQS healthy again
+    retry = forwarder(aws).forward(restores)
+    # Then only the five unsent go out, and the queue holds each once
+    assert (retry.queued, retry.already_forwarded) == (5, 10)
+    assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
+
+
+def test_concurrent_runs_over_the_same_window_forward_each_once(aws: AwsResources) -> None:
+    restores = [failed(f"r-{n:02}") for n in range(30)]
+    outcomes = []
+
+    def run() -> None:
+        outcomes.append(forwarder(aws).forward(restores))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(outcome.queued for outcome in outcomes) == 30
+    assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
+
+
+def test_without_a_ledger_everything_is_sent(aws: AwsResources) -> None:
+    forwarder(aws, ledger=False).forward([failed("r-1")])
+    assert forwarder(aws, ledger=False).forward([failed("r-1")]).queued == 1
+    assert queued_ids(aws) == ["r-1", "r-1"]
+
+
+def test_fifo_queues_get_group_and_deduplication_ids(aws: AwsResources) -> None:
+    # Given a FIFO queue and no ledger
+    fifo = AwsResources.create(fifo=True)
+    publisher = QueuePublisher(boto3.client("sqs"), fifo.queue_url)
+    # When the same failed restore is sent twice
+    FailedRestoreForwarder(publisher, None).forward([failed("r-1"), failed("r-2")])
+    FailedRestoreForwarder(publisher, None).forward([failed("r-1")])
+    # Then FIFO deduplication keeps one, grouped by instance
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=fifo.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )["Messages"]
+    assert sorted(json.loads(message["Body"])["restore_id"] for message in messages) == ["r-1", "r-2"]
+    assert {message["Attributes"]["MessageGroupId"] for message in messages} == {"inst-1"}
+    assert {message["Attributes"]["MessageDeduplicationId"] for message in messages} == {"r-1", "r-2"}
+
+
+class BrokenDynamoDb:
+    def __getattr__(self, name: str) -> Any:
+        def fail(**_: Any) -> None:
+            raise boto3.client("dynamodb").exceptions.ClientError(
+                {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, name
+            )
+
+        return fail
+
+
+def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url)
+    with pytest.raises(LedgerUnavailableError, match="ServiceUnavailable"):
+        FailedRestoreForwarder(publisher, Ledger(BrokenDynamoDb(), aws.table_name)).forward([failed("r-1")])
+    assert aws.messages() == []
+
+
+def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
+    # Given a run that claimed r-1 and died before sending (its lease is 15 minutes)
+    now = [1_000_000.0]
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert ledger.claim(failed("r-1"))
+    assert not ledger.claim(failed("r-1"))
+    # When the lease has run out
+    now[0] += 16 * 60
+    # Then another run may claim and send it
+    assert ledger.claim(failed("r-1"))
+
+
+def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
+    now = [1_000_000.0]
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert ledger.claim(failed("r-1"))
+    ledger.confirm(failed("r-1"))
+    now[0] += 24 * 3600
+    assert not ledger.claim(failed("r-1"))
+    item = boto3.client("dynamodb").get_item(TableName=aws.table_name, Key={"pk": {"S": "proj#inst-1#r-1"}})["Item"]
+    assert item["state"]["S"] == "forwarded"
+    assert int(item["expires_at"]["N"]) > now[0] + 80 * 24 * 3600  # TTL: 90 days after forwarding

@@ -1,0 +1,204 @@
+"""The handler's edges: upstream failures, configuration, secrets, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import boto3
+import pytest
+
+from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError
+from devkit.emulator import DEFAULT_SK, Emulator, Scripted
+from restore_watch import app
+from restore_watch.app import lambda_handler
+from restore_watch.settings import ConfigurationError
+
+from ..support import AwsResources, LambdaContext, load_event
+
+
+def http(event_name: str = "http-get-window.json") -> tuple[int, dict[str, Any]]:
+    answer = lambda_handler(load_event(event_name), LambdaContext())
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+@pytest.mark.parametrize(
+    ("scripted", "status", "code"),
+    [
+        ([Scripted(status=503)] * 4, 502, "dcs_unavailable"),
+        ([Scripted(body="not-json")], 502, "dcs_invalid_response"),
+        ([Scripted(status=400)], 502, "dcs_rejected"),
+    ],
+)
+def test_http_maps_dcs_failures_to_502(
+    function_env: dict[str, str], emulator: Emulator, scripted: list[Scripted], status: int, code: str
+) -> None:
+    emulator.script(*scripted)
+    answer_status, body = http()
+    assert answer_status == status
+    assert body["error"]["code"] == code
+    assert body["error"]["details"]["dcs_request_id"]
+    assert emulator.url not in json.dumps(body)  # no internal URL goes out
+
+
+def test_http_maps_a_dcs_timeout_to_504(function_env: dict[str, str], emulator: Emulator) -> None:
+    # Given DCS slower than the time left to the invocation
+    emulator.faults.latency = 2.0
+    answer = lambda_handler(load_event("http-get-window.json"), LambdaContext(remaining_ms=4_500))
+    assert answer["statusCode"] == 504
+    assert json.loads(answer["body"])["error"]["code"] == "dcs_timeout"
+
+
+def test_schedule_invokes_raise_named_errors_for_lambda_to_retry(
+    function_env: dict[str, str], emulator: Emulator
+) -> None:
+    emulator.faults.latency = 2.0
+    with pytest.raises(DcsTimeoutError):
+        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext(remaining_ms=4_500))
+    emulator.faults.latency = 0
+    emulator.script(*[Scripted(status=500)] * 4)
+    with pytest.raises(DcsUnavailableError):
+        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext())
+
+
+def test_a_rotated_secret_is_read_again_after_an_auth_failure(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
+    # Given a secret with a wrong key, then corrected
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(SecretId=aws.secret_name, SecretString=json.dumps({"ak": emulator.ak, "sk": "old"}))
+    with pytest.raises(DcsAuthError):
+        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    secrets.put_secret_value(SecretId=aws.secret_name, SecretString=json.dumps({"ak": emulator.ak, "sk": DEFAULT_SK}))
+    app.runtime()  # the next invocation builds a new runtime...
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # ...and the cached secret has aged out
+    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("not json", "could not be read"),
+        (json.dumps({"ak": "AK"}), "ak and sk"),
+        (json.dumps(["ak", "sk"]), "ak and sk"),
+        (json.dumps({"ak": "", "sk": ""}), "must not be empty"),
+    ],
+)
+def test_a_malformed_secret_is_a_configuration_error_that_shows_no_value(
+    function_env: dict[str, str], aws: AwsResources, secret: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString=secret)
+    with pytest.raises(ConfigurationError, match=reason) as raised:
+        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
+    assert secret not in str(raised.value) or secret == ""
+
+
+def test_an_unreachable_secret_is_a_configuration_error(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DCS_CREDENTIALS_SECRET", "no-such-secret")
+    with pytest.raises(ConfigurationError, match="could not be read"):
+        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    status, body = http()
+    assert status == 500
+    assert body["error"] == {
+        "code": "configuration_error",
+        "message": "The function is misconfigured.",
+        "details": {"variable": "DCS_CREDENTIALS_SECRET"},
+    }
+
+
+def test_local_keys_stand_in_for_the_secret(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DCS_CREDENTIALS_SECRET")
+    monkeypatch.setenv("DCS_AK", "EMULATORACCESSKEY001")
+    monkeypatch.setenv("DCS_SK", DEFAULT_SK)
+    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+
+
+def test_without_a_ledger_it_still_forwards_and_says_so(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws: AwsResources, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("RESTORE_LEDGER_TABLE")
+    caplog.set_level(logging.WARNING)
+    payload = lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    assert payload["forwarded"]["queued"] == 7
+    assert "RESTORE_LEDGER_TABLE is not set" in caplog.text
+
+
+def test_logs_and_answers_carry_no_credentials(
+    function_env: dict[str, str],
+    emulator: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Our own loggers at DEBUG; botocore's wire dumps at DEBUG would show any secret, so they stay at INFO
+    caplog.set_level(logging.INFO)
+    for name in ("dcs_restores", "restore_watch"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    emulator.script(Scripted(status=503))
+    payload = lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    output = capsys.readouterr()
+    logged = output.out + output.err + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "restores watched" in logged
+    assert "retrying" in logged
+    for secret in (DEFAULT_SK, "Signature=", "Authorization"):
+        assert secret not in logged
+        assert secret not in json.dumps(payload)
+
+
+def test_metrics_are_emitted_as_emf(function_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [blob] = lines
+    assert blob["RecordsFailed"] == [7.0]
+    assert blob["FailedForwarded"] == [7.0]
+    assert {metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]} >= {
+        "RecordsSucceed",
+        "RecordsFailed",
+        "InvalidRecords",
+        "AlreadyForwarded",
+        "DcsLatency",
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DCS_ENDPOINT", "http://dcs.example.com", "https"),
+        ("DCS_PROJECT_ID", "../x", "pattern"),
+        ("MAX_WINDOW_DAYS", "0", "greater than or equal to 1"),
+        ("MAX_RECORDS", "lots", "integer"),
+        ("FAILED_RESTORES_QUEUE_URL", None, "is required"),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, variable: str, value: str | None, reason: str
+) -> None:
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError, match=reason) as raised:
+        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    assert raised.value.variable == variable
+
+
+def test_no_credentials_at_all_is_a_configuration_error(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DCS_CREDENTIALS_SECRET")
+    with pytest.raises(ConfigurationError, match="DCS_AK and DCS_SK"):
+        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+
+
+def test_a_scheduled_rule_needs_a_configured_instance(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DCS_INSTANCE_ID")
+    with pytest.raises(Exception, match="DCS_INSTANCE_ID") as raised:
+        lambda_handler(load_event("schedule-rule.json"), LambdaContext())
+    assert type(raised.value).__name__ == "InvalidQueryError"

@@ -1,0 +1,78 @@
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from dcs_restores import InvalidQueryError
+from restore_watch.settings import Settings
+from restore_watch.triggers import UnknownEventError, queries_from_event
+
+SETTINGS = Settings(
+    dcs_endpoint="https://dcs.example.com",
+    dcs_project_id="proj",
+    dcs_credentials_secret="secret",
+    failed_restores_queue_url="https://sqs.example.com/1/q",
+    max_window_days=7,
+)
+
+
+def test_a_scheduler_input_ends_its_window_at_the_scheduled_time() -> None:
+    [query] = queries_from_event(
+        {"instance_id": "i-1", "lookback": "PT30M", "scheduled_time": "2024-03-01T12:00:00+01:00"}, SETTINGS
+    )
+    assert (query.begin_time, query.end_time) == (
+        datetime(2024, 3, 1, 10, 30, tzinfo=UTC),
+        datetime(2024, 3, 1, 11, 0, tzinfo=UTC),
+    )
+    assert query.project_id == "proj"
+    assert not query.single_page
+
+
+def test_several_instances_give_one_query_each_in_order() -> None:
+    queries = queries_from_event(
+        {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p2"},
+        SETTINGS,
+    )
+    assert [(query.instance_id, query.project_id) for query in queries] == [("i-1", "p2"), ("i-2", "p2"), ("i-3", "p2")]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"scheduled_time": "2024-03-01T12:00:00Z"}, "event"),
+        ({"instance_id": "i", "instance_ids": ["j"], "scheduled_time": "2024-03-01T12:00:00Z"}, "event"),
+        ({"instance_ids": [], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids"),
+        ({"instance_ids": ["ok", "no/slash"], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids.1"),
+        ({"instance_ids": [f"i{n}" for n in range(51)], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids"),
+        ({"instance_id": "i", "scheduled_time": "2024-03-01T12:00:00"}, "scheduled_time"),
+        ({"instance_id": "i", "lookback": "-PT1H", "scheduled_time": "2024-03-01T12:00:00Z"}, "lookback"),
+        ({"instance_id": "i", "lookback": "P30D", "scheduled_time": "2024-03-01T12:00:00Z"}, "begin_time"),
+        ({"instance_id": "i", "lookback": "PT1H"}, "scheduled_time"),
+        ({"instance_id": "i", "begin_time": "20240101000000"}, "end_time"),
+        ({"instance_id": "i", "begin_time": "x", "end_time": "20240101000000"}, "begin_time"),
+        ({"instance_id": 7, "begin_time": "20240101000000", "end_time": "20240101000000"}, "instance_id"),
+        ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "limit": 0}, "limit"),
+        ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "typo": 1}, "typo"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events"}, "time"),
+    ],
+)
+def test_bad_events_name_the_field(event: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        queries_from_event(event, SETTINGS)
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("event", [[], "text", None, 5, {}, {"detail": {}}, {"Records": []}])
+def test_unknown_shapes_are_refused(event: Any) -> None:
+    with pytest.raises(UnknownEventError):
+        queries_from_event(event, SETTINGS)
+
+
+def test_a_scheduled_rule_reads_the_configured_instance_and_lookback() -> None:
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    [query] = queries_from_event(
+        {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-01T12:00:00Z", "detail": {}},
+        settings,
+    )
+    assert query.instance_id == "i-9"
+    assert query.begin_time == datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
