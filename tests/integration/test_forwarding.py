@@ -49,7 +49,7 @@ class FlakySqs:
     """The real (moto) SQS client, with the failures AWS can answer: Failed entries or a failed call."""
 
     def __init__(self, fail_entries: int = 0, fail_calls: int = 0, fail_after_calls: int | None = None) -> None:
-        self.real = boto3.client("sqs")
+        self.real: Any = boto3.client("sqs")
         self.fail_entries = fail_entries
         self.fail_calls = fail_calls
         self.fail_after_calls = fail_after_calls
@@ -64,7 +64,7 @@ class FlakySqs:
             )
         refused, accepted = Entries[: self.fail_entries], Entries[self.fail_entries :]
         self.fail_entries = 0
-        answer = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=accepted) if accepted else {}
+        answer: dict[str, Any] = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=accepted) if accepted else {}
         answer.setdefault("Successful", [])
         answer["Failed"] = [
             {"Id": entry["Id"], "SenderFault": False, "Code": "InternalError", "Message": "try again"}
