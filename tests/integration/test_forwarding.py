@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from restore_watch.forwarding import (
     FailedRestore,
     FailedRestoreForwarder,
     ForwardingError,
+    ForwardOutcome,
     Ledger,
     LedgerUnavailableError,
     QueuePublisher,
@@ -143,19 +143,22 @@ def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsReso
     assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
 
 
-def test_concurrent_runs_over_the_same_window_forward_each_once(aws: AwsResources) -> None:
+def test_a_run_that_starts_while_another_is_sending_forwards_nothing_twice(aws: AwsResources) -> None:
+    # Given run A, which has claimed 30 restores and is inside its SQS call when run B starts on the same window
     restores = [failed(f"r-{n:02}") for n in range(30)]
-    outcomes = []
+    outcomes: dict[str, ForwardOutcome] = {}
 
-    def run() -> None:
-        outcomes.append(forwarder(aws).forward(restores))
+    class SqsDuringWhichBRuns(FlakySqs):
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+            if "B" not in outcomes:
+                outcomes["B"] = forwarder(aws).forward(restores)
+            return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sum(outcome.queued for outcome in outcomes) == 30
+    # When both finish
+    outcomes["A"] = forwarder(aws, SqsDuringWhichBRuns()).forward(restores)
+    # Then B sent nothing, A sent everything, and the queue holds each restore once
+    assert (outcomes["B"].queued, outcomes["B"].already_forwarded) == (0, 30)
+    assert (outcomes["A"].queued, outcomes["A"].already_forwarded) == (30, 0)
     assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
 
 
