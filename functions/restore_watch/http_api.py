@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
@@ -72,6 +73,10 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
 
 @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _failure(error: Exception) -> Response[dict[str, Any]]:
+    if isinstance(error, ServiceError):  # Powertools' own, e.g. 404 for an unknown route
+        return _json(
+            ErrorResponse(error.status_code, "not_found" if error.status_code == 404 else "error", error.msg, {})
+        )
     return _json(error_response(error))
 
 

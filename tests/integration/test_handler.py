@@ -202,3 +202,35 @@ def test_a_scheduled_rule_needs_a_configured_instance(
     with pytest.raises(Exception, match="DCS_INSTANCE_ID") as raised:
         lambda_handler(load_event("schedule-rule.json"), LambdaContext())
     assert type(raised.value).__name__ == "InvalidQueryError"
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "query", "field"),
+    [
+        ("..%2F..%2Fsecrets", {"begin_time": "20240101000000", "end_time": "20240101060000"}, "instance_id"),
+        ("a b", {"begin_time": "20240101000000", "end_time": "20240101060000"}, "instance_id"),
+        ("i-1", {"begin_time": "yesterday", "end_time": "20240101060000"}, "begin_time"),
+        ("i-1", {"begin_time": "20240101000000", "end_time": "20240101060000", "offset": "-1"}, "offset"),
+        ("i-1", {"begin_time": "20240101000000", "end_time": "20240101060000", "project_id": "../x"}, "project_id"),
+    ],
+)
+def test_http_bad_input_is_400_naming_the_field(
+    function_env: dict[str, str], emulator: Emulator, instance_id: str, query: dict[str, str], field: str
+) -> None:
+    event = load_event("http-get-window.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/instances/{instance_id}/restores"
+    event["pathParameters"] = {"instance_id": instance_id}
+    event["queryStringParameters"] = query
+    event["rawQueryString"] = "&".join(f"{name}={value}" for name, value in query.items())
+    answer = lambda_handler(event, LambdaContext())
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 400
+    assert body["error"]["details"]["field"] == field
+    assert emulator.restore_requests() == []
+
+
+def test_an_unknown_route_is_404(function_env: dict[str, str]) -> None:
+    event = load_event("http-get-openapi.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
+    event["routeKey"] = "GET /admin"
+    assert lambda_handler(event, LambdaContext())["statusCode"] == 404
