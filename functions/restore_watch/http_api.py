@@ -74,9 +74,8 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
 @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _failure(error: Exception) -> Response[dict[str, Any]]:
     if isinstance(error, ServiceError):  # Powertools' own, e.g. 404 for an unknown route
-        return _json(
-            ErrorResponse(error.status_code, "not_found" if error.status_code == 404 else "error", error.msg, {})
-        )
+        code = "not_found" if error.status_code == 404 else "error"
+        return _json(ErrorResponse(error.status_code, code, str(error.msg), {}))
     return _json(error_response(error))
 
 
