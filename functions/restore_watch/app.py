@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dcs_restores import DcsAuthError, DcsError, Deadline, RestoreQuery, RestoreStatus
 
 from . import http_api
+from .errors import error_response
+from .forwarding import ForwardingError
 from .runtime import Runtime
 from .service import RestoreReport, watch
 from .settings import Settings
@@ -27,6 +29,15 @@ RESERVE_SECONDS = 3.0  # kept back from DCS reads for forwarding and the respons
 HTTP_INTEGRATION_SECONDS = 29.0  # an HTTP API gives up on its integration after 30 s
 
 _runtime: Runtime | None = None
+
+
+class InstancesFailedError(Exception):
+    """Some instances of a multi-instance schedule failed; the others were watched and forwarded."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        details = "; ".join(f"{instance}: {type(error).__name__}" for instance, error in failures.items())
+        super().__init__(f"{len(failures)} instance(s) failed: {details}")
+        self.failures = failures
 
 
 def runtime() -> Runtime:
@@ -49,10 +60,26 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         return http_api.resolver.resolve(event, context)
     deadline = Deadline.after(seconds_left)
-    reports = [_watch(query, deadline) for query in queries_from_event(event, runtime().settings)]
-    if "instance_ids" in event:
-        return {"reports": [report.payload() for report in reports]}
-    return reports[0].payload()
+    queries = queries_from_event(event, runtime().settings)
+    if "instance_ids" not in event:
+        return _watch(queries[0], deadline).payload()
+    return _watch_each(queries, deadline)
+
+
+def _watch_each(queries: list[RestoreQuery], deadline: Deadline) -> dict[str, Any]:
+    """Several instances, one by one: each gets its report; any failure fails the invoke at the end."""
+    reports: list[dict[str, Any]] = []
+    failures: dict[str, Exception] = {}
+    for query in queries:
+        try:
+            reports.append(_watch(query, deadline).payload())
+        except (DcsError, ForwardingError) as error:
+            failures[query.instance_id] = error
+            reports.append({"instance_id": query.instance_id, "error": error_response(error).body()["error"]})
+    logger.info("instances watched", extra={"reports": len(reports), "failed": sorted(failures)})
+    if failures:
+        raise InstancesFailedError(failures)
+    return {"reports": reports}
 
 
 def _settings() -> Settings:

@@ -12,7 +12,7 @@ import pytest
 from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from restore_watch import app
-from restore_watch.app import lambda_handler
+from restore_watch.app import InstancesFailedError, lambda_handler
 from restore_watch.settings import ConfigurationError
 
 from ..support import AwsResources, LambdaContext, load_event
@@ -234,3 +234,15 @@ def test_an_unknown_route_is_404(function_env: dict[str, str]) -> None:
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
     event["routeKey"] = "GET /admin"
     assert lambda_handler(event, LambdaContext())["statusCode"] == 404
+
+
+def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, str], aws: AwsResources) -> None:
+    # Given a schedule over two instances, the first unknown to DCS
+    event = load_event("schedule-scheduler-many.json")
+    event["instance_ids"] = ["no-such-instance", event["instance_ids"][0]]
+    # When it runs, Then the invoke fails naming the instance...
+    with pytest.raises(InstancesFailedError, match="no-such-instance: DcsBadRequestError") as raised:
+        lambda_handler(event, LambdaContext())
+    assert list(raised.value.failures) == ["no-such-instance"]
+    # ...and the second instance's failed restores were forwarded all the same
+    assert len(aws.messages()) == 7
