@@ -32,8 +32,7 @@ class _Response:
 
 
 def ours(body: bytes) -> list[RestoreRecord]:
-    page = parse_page(body, 0)
-    return [RestoreRecord.from_vendor(info) for info in page.records]
+    return parse_page(body, 0).records  # validated straight into the normalised RestoreRecord
 
 
 def official_sdk() -> Any:

@@ -95,7 +95,7 @@ class Emulator:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         by_instance = records if isinstance(records, dict) else {instance_id: list(records)}
-        self._records = {instance: _newest_first(items) for instance, items in by_instance.items()}
+        self._records = {instance: _newest_first([], items) for instance, items in by_instance.items()}
         self.project_id = project_id
         self.ak = ak
         self.sk = sk
@@ -141,7 +141,7 @@ class Emulator:
 
     def add_records(self, records: Iterable[dict[str, Any]], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
         with self._lock:
-            self._records[instance_id] = _newest_first([*self._records.get(instance_id, []), *records])
+            self._records[instance_id] = _newest_first(self._records.get(instance_id, []), records)
 
     def restore_requests(self) -> list[ReceivedRequest]:
         with self._lock:
@@ -197,13 +197,13 @@ class Emulator:
             self._pages_served += 1
             if self.faults.arrivals and records is not None:
                 # New restores show up mid-read: they shift every later page by their number.
-                self._records[instance_id] = _newest_first([*records, *self.faults.arrivals])
+                self._records[instance_id] = _newest_first(records, self.faults.arrivals)
                 self.faults.arrivals = []
             drift = dict(self.faults.drift)
             delta = 0 if first_page else self.faults.total_num_delta
         if records is None:
             return 404, _error_body(NO_INSTANCE, f"The instance {instance_id} does not exist.")
-        matching = [record for record in records if _in_window(record, begin, end)]
+        matching = [record for created, record in records if _in_window(created, begin, end)]
         if not matching:
             return 204, None
         page = [
@@ -258,7 +258,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if fault == "drop":
                 self.close_connection = True
                 return
-            body = b"" if payload is None else json.dumps(payload, indent=1).encode()
+            body = b"" if payload is None else json.dumps(payload).encode()
             content_type = "application/json;charset=UTF-8"
             if fault == "truncated":
                 body = body[: len(body) // 2]
@@ -317,14 +317,21 @@ def _created_at(record: dict[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _in_window(record: dict[str, Any], begin: datetime | None, end: datetime | None) -> bool:
-    created = _created_at(record)
+def _in_window(created: datetime | None, begin: datetime | None, end: datetime | None) -> bool:
     if created is None:
         return True  # a drifted timestamp cannot be filtered: serve it, so clients see it
-    created = created.replace(microsecond=0)  # the window has second precision
     return (begin is None or created >= begin) and (end is None or created <= end)
 
 
-def _newest_first(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+_Stored = list[tuple[datetime | None, dict[str, Any]]]
+
+
+def _newest_first(stored: _Stored, records: Iterable[dict[str, Any]] = ()) -> _Stored:
+    """``stored`` plus ``records``, each with its creation time parsed once, newest first.
+
+    Times are cut to the second: the query window has second precision.
+    """
+    parsed = [(_created_at(record), record) for record in records]
+    added = [(None if created is None else created.replace(microsecond=0), record) for created, record in parsed]
     oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted(records, key=lambda record: _created_at(record) or oldest, reverse=True)
+    return sorted([*stored, *added], key=lambda item: item[0] or oldest, reverse=True)

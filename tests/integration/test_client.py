@@ -297,3 +297,17 @@ def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> Non
         client = DcsRestoresClient(url, Credentials(DEFAULT_AK, DEFAULT_SK))
         assert len(client.list_restores(window_query(instance_id=other)).records) == 9
         client.close()
+
+
+def test_one_failing_page_stops_the_others_retrying(
+    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
+) -> None:
+    # Given pages 2-4 read one at a time after the first, the first of them refused outright
+    emulator.script(Scripted(), Scripted(status=400), *[Scripted(status=503)] * 10)
+    client = make_client(page_size=10, max_workers=1)
+    # When the window is read, Then the refusal is what is raised...
+    with pytest.raises(DcsBadRequestError):
+        client.list_restores(window_query())
+    # ...and no other page was requested after it failed
+    assert len(emulator.restore_requests()) == 2
+    assert sleep.calls == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -27,20 +28,17 @@ SEEN_AT = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 
 
 def failed(restore_id: str, instance_id: str = "inst-1", remark: str = "") -> FailedRestore:
-    record = RestoreRecord.model_construct(
+    record = RestoreRecord(
         restore_id=restore_id,
         restore_name=f"restore {restore_id}",
         backup_id="b-1",
         backup_name="backup",
         status=RestoreStatus.FAILED,
-        progress=40.0,
+        progress=Decimal("40.00"),
         created_at=SEEN_AT,
         updated_at=SEEN_AT,
-        duration_seconds=0.0,
         error_code="dcs.08.0002",
-        error_message="The restore timed out.",
         restore_remark=remark or None,
-        backup_remark=None,
     )
     return FailedRestore("proj", instance_id, record, SEEN_AT)
 

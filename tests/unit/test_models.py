@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from dcs_restores import DcsInvalidResponseError, RestoreRecord, RestoreStatus
+from dcs_restores import DcsInvalidResponseError, RestoreStatus
 from dcs_restores.models import ERROR_MESSAGES, UNKNOWN_ERROR_MESSAGE
 from dcs_restores.pages import parse_page
 from devkit.seed import VENDOR_EXAMPLE, generate_records
@@ -26,7 +26,7 @@ def test_the_vendors_own_example_body() -> None:
     # Then it validates and normalises cleanly
     assert page.total == 1
     assert page.invalid == []
-    normalised = RestoreRecord.from_vendor(page.records[0])
+    normalised = page.records[0]
     assert normalised.model_dump(mode="json") == {
         "restore_id": "a6155972-800c-4170-a479-3231e907d2f6",
         "restore_name": "restore_20170718214120",
@@ -129,7 +129,7 @@ def test_each_status_normalises(status: RestoreStatus) -> None:
     page = parse_page(
         body(record(status=status.value, created_at="2024-01-01T00:00:00Z", updated_at="2024-01-01T00:01:30.500Z")), 0
     )
-    normalised = RestoreRecord.from_vendor(page.records[0])
+    normalised = page.records[0]
     assert normalised.status is status
     # Only a finished restore has a duration
     expected = 90.5 if status in (RestoreStatus.SUCCEED, RestoreStatus.FAILED) else None
@@ -138,15 +138,13 @@ def test_each_status_normalises(status: RestoreStatus) -> None:
 
 @pytest.mark.parametrize("code", sorted(ERROR_MESSAGES))
 def test_each_documented_error_code_gets_its_message(code: str) -> None:
-    normalised = RestoreRecord.from_vendor(parse_page(body(record(status="failed", error_code=code)), 0).records[0])
+    normalised = parse_page(body(record(status="failed", error_code=code)), 0).records[0]
     assert normalised.error_code == code
     assert normalised.error_message == ERROR_MESSAGES[code]
 
 
 def test_an_unknown_error_code_is_kept_with_a_generic_message() -> None:
-    normalised = RestoreRecord.from_vendor(
-        parse_page(body(record(status="failed", error_code="dcs.08.9999")), 0).records[0]
-    )
+    normalised = parse_page(body(record(status="failed", error_code="dcs.08.9999")), 0).records[0]
     assert normalised.error_code == "dcs.08.9999"
     assert normalised.error_message == UNKNOWN_ERROR_MESSAGE
 

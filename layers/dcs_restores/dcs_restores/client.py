@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -23,7 +24,7 @@ from .errors import (
     DcsTimeoutError,
     DcsUnavailableError,
 )
-from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult
+from .models import InvalidRecord, RestoreRecord, RestoreResult
 from .pages import Page, parse_page
 from .query import MAX_PAGE_SIZE, RestoreQuery
 from .retry import Deadline, RetryPolicy, parse_retry_after
@@ -95,9 +96,7 @@ class DcsRestoresClient:
         deadline = deadline or Deadline.never()
         if query.single_page:
             page = self.read_page(query, query.offset or 0, query.limit or self._page_size, deadline)
-            return RestoreResult.collect(
-                [RestoreRecord.from_vendor(info) for info in page.records], page.invalid, page.total, False
-            )
+            return RestoreResult.collect(page.records, page.invalid, page.total, False)
         return self.read_window(query, deadline)
 
     def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
@@ -115,11 +114,18 @@ class DcsRestoresClient:
         total = max(page.total for page in pages.values())
         return _merge([pages[offset] for offset in sorted(pages)], total, self._max_records)
 
-    def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
-        """One page exactly as asked; a 204 is an empty page."""
+    def read_page(
+        self,
+        query: RestoreQuery,
+        offset: int,
+        limit: int,
+        deadline: Deadline | None = None,
+        abandon: threading.Event | None = None,
+    ) -> Page:
+        """One page exactly as asked; a 204 is an empty page. ``abandon`` stops retries early."""
         deadline = deadline or Deadline.never()
         path = f"/v2/{query.project_id}/instances/{query.instance_id}/restores"
-        response = self._get(path, query.page_params(offset, limit), query.project_id, deadline)
+        response = self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
         request_id = response.headers.get("X-Request-Id")
         if response.status_code == 204:
             return Page(offset, 0, [], [])
@@ -131,23 +137,39 @@ class DcsRestoresClient:
 
     def _read_pages(self, query: RestoreQuery, offsets: list[int], deadline: Deadline) -> Iterable[Page]:
         workers = min(self._max_workers, len(offsets))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dcs-page") as pool:
-            futures = [
-                pool.submit(self.read_page, query, offset, self._page_limit(offset), deadline) for offset in offsets
-            ]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()  # one page failed: start no more, the whole read fails
-            for future in done:
-                if (error := future.exception()) is not None:
-                    raise error
-            return [future.result() for future in futures]
+        abandon = threading.Event()  # set by the first page that fails: the others stop retrying
 
-    def _get(self, path: str, params: list[tuple[str, str]], project_id: str, deadline: Deadline) -> requests.Response:
+        def read(offset: int) -> Page:
+            try:
+                return self.read_page(query, offset, self._page_limit(offset), deadline, abandon)
+            except BaseException:
+                abandon.set()
+                raise
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dcs-page") as pool:
+            futures = [pool.submit(read, offset) for offset in offsets]
+            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+        errors = [error for future in futures if not future.cancelled() and (error := future.exception())]
+        if errors:  # the first real failure, not a page that merely gave up because of it
+            raise next((error for error in errors if not isinstance(error, _AbandonedError)), errors[0])
+        return [future.result() for future in futures]
+
+    def _get(
+        self,
+        path: str,
+        params: list[tuple[str, str]],
+        project_id: str,
+        deadline: Deadline,
+        abandon: threading.Event | None = None,
+    ) -> requests.Response:
         query = canonical_query(params)
         url = f"{self._base_url}{path}?{query}"
         last_error: DcsError | None = None
         for attempt in range(self._retry.max_attempts):
+            if abandon is not None and abandon.is_set():
+                raise _AbandonedError("another page of this window failed")
             budget = deadline.remaining()
             if budget < self._min_request_time:
                 raise last_error or DcsTimeoutError("the deadline leaves no time for a request to DCS")
@@ -195,6 +217,10 @@ class DcsRestoresClient:
         raise last_error
 
 
+class _AbandonedError(DcsError):
+    """A page that stopped because another page of its window had already failed."""
+
+
 def _raise_for_status(response: requests.Response) -> None:
     status = response.status_code
     if status in (200, 204):
@@ -226,7 +252,7 @@ def _error_from(kind: type[_E], response: requests.Response, summary: str) -> _E
 
 def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
     seen: set[str] = set()
-    records: list[InstanceRestoreInfo] = []
+    records: list[RestoreRecord] = []
     invalid: list[InvalidRecord] = []
     for page in pages:
         invalid.extend(page.invalid)
@@ -235,9 +261,7 @@ def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
                 seen.add(info.restore_id)
                 records.append(info)
     truncated = total > max_records or len(records) > max_records
-    return RestoreResult.collect(
-        [RestoreRecord.from_vendor(info) for info in records[:max_records]], invalid, total, truncated
-    )
+    return RestoreResult.collect(records[:max_records], invalid, total, truncated)
 
 
 def _check_endpoint(endpoint: str) -> tuple[str, str]:

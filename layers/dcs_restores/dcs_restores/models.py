@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, computed_field, field_serializer
 
 
 class RestoreStatus(StrEnum):
@@ -73,49 +73,29 @@ class InstanceRestoreInfo(BaseModel):
     error_code: OptionalText = None
 
 
-class RestoreRecord(BaseModel):
-    """The normalised record this project hands on: plain types, UTC ISO 8601 times."""
+class RestoreRecord(InstanceRestoreInfo):
+    """The normalised record: the validated vendor fields plus what they imply.
 
-    model_config = ConfigDict(frozen=True)
+    Pages are validated straight into this class (one pydantic-core call per page, no copying);
+    ``duration_seconds`` and ``error_message`` are derived, and serialise with the rest.
+    """
 
-    restore_id: str
-    restore_name: str | None
-    backup_id: str | None
-    backup_name: str | None
-    status: RestoreStatus
-    progress: float | None
-    created_at: datetime | None
-    updated_at: datetime | None
-    duration_seconds: float | None
-    error_code: str | None
-    error_message: str | None
-    restore_remark: str | None
-    backup_remark: str | None
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from creation to the last update, for a finished restore."""
+        if self.status in FINISHED and self.created_at and self.updated_at:
+            return (self.updated_at - self.created_at).total_seconds()
+        return None
 
-    @classmethod
-    def from_vendor(cls, info: InstanceRestoreInfo) -> RestoreRecord:
-        finished = info.status in FINISHED
-        duration = (
-            (info.updated_at - info.created_at).total_seconds()
-            if finished and info.created_at and info.updated_at
-            else None
-        )
-        # model_construct: every value comes from an already validated InstanceRestoreInfo.
-        return cls.model_construct(
-            restore_id=info.restore_id,
-            restore_name=info.restore_name,
-            backup_id=info.backup_id,
-            backup_name=info.backup_name,
-            status=info.status,
-            progress=float(info.progress) if info.progress is not None else None,
-            created_at=info.created_at,
-            updated_at=info.updated_at,
-            duration_seconds=duration,
-            error_code=info.error_code,
-            error_message=describe_error(info.error_code),
-            restore_remark=info.restore_remark,
-            backup_remark=info.backup_remark,
-        )
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_message(self) -> str | None:
+        return describe_error(self.error_code)
+
+    @field_serializer("progress")
+    def _progress_as_number(self, progress: Decimal | None) -> float | None:
+        return None if progress is None else float(progress)
 
 
 def describe_error(code: str | None) -> str | None:

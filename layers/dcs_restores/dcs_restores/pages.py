@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from .errors import DcsInvalidResponseError
-from .models import InstanceRestoreInfo, InvalidRecord
+from .models import InvalidRecord, RestoreRecord
 
 _RECORDS = "restore_record_response"
 
@@ -19,7 +19,7 @@ def _missing_list_is_empty(value: Any) -> Any:
 
 class _Page(BaseModel):
     # The fast path: the whole page validated in one pydantic-core call.
-    restore_record_response: Annotated[list[InstanceRestoreInfo], BeforeValidator(_missing_list_is_empty)] = []
+    restore_record_response: Annotated[list[RestoreRecord], BeforeValidator(_missing_list_is_empty)] = []
     total_num: int
 
 
@@ -33,7 +33,7 @@ class _RawPage(BaseModel):
 class Page:
     offset: int
     total: int
-    records: list[InstanceRestoreInfo]
+    records: list[RestoreRecord]
     invalid: list[InvalidRecord]
 
 
@@ -55,11 +55,11 @@ def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
 
 def _parse_record_by_record(body: bytes, offset: int) -> Page:
     raw = _RawPage.model_validate_json(body)
-    records: list[InstanceRestoreInfo] = []
+    records: list[RestoreRecord] = []
     invalid: list[InvalidRecord] = []
     for index, item in enumerate(raw.restore_record_response):
         try:
-            records.append(InstanceRestoreInfo.model_validate(item))
+            records.append(RestoreRecord.model_validate(item))
         except ValidationError as error:
             restore_id = item.get("restore_id") if isinstance(item, dict) else None
             invalid.append(
