@@ -1,6 +1,4 @@
 import json
-from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -59,14 +57,17 @@ def test_missing_fields_read_as_no_value_and_extra_fields_are_ignored() -> None:
 
 def test_progress_as_a_decimal_string_or_number_and_total_num_as_an_int() -> None:
     page = parse_page(body(record(progress="99.50"), record(restore_id="r-2", progress=7), total="2"), 0)
-    assert [info.progress for info in page.records] == [Decimal("99.50"), Decimal(7)]
+    assert [info.progress for info in page.records] == [99.5, 7.0]
     assert page.total == 2
 
 
-def test_timestamps_are_utc_whatever_offset_they_carry() -> None:
+def test_timestamps_come_out_in_utc_whatever_offset_they_carry() -> None:
+    # Given one time at UTC+8 and one with no zone (read as UTC)
     page = parse_page(body(record(created_at="2024-01-01T08:00:00+08:00", updated_at="2024-01-01T00:00:10")), 0)
-    assert page.records[0].created_at == datetime(2024, 1, 1, tzinfo=UTC)
-    assert page.records[0].updated_at == datetime(2024, 1, 1, 0, 0, 10, tzinfo=UTC)
+    normalised = page.records[0].model_dump(mode="json")
+    # Then the normalised record speaks UTC, and the duration spans the two correctly
+    assert (normalised["created_at"], normalised["updated_at"]) == ("2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z")
+    assert normalised["duration_seconds"] == 10.0
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,7 @@ def test_timestamps_are_utc_whatever_offset_they_carry() -> None:
         (record(progress="150.00"), "progress"),
         (record(progress="-1"), "progress"),
         (record(progress="lots"), "progress"),
+        (record(progress="NaN"), "progress"),
         (record(error_code=["dcs.08.0001"]), "error_code"),
         ({"status": "failed", "restore_id": {}}, "restore_id"),
         ({"restore_id": "r-1"}, "status"),
