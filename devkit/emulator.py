@@ -181,7 +181,7 @@ class Emulator:
             return "signature does not match"
         return None
 
-    def _answer(self, project_id: str, instance_id: str, query: str) -> tuple[int, dict[str, Any] | None]:
+    def _answer(self, project_id: str, instance_id: str, query: str) -> tuple[int, bytes | None]:
         params = dict(parse_qsl(query, keep_blank_values=True))
         try:
             offset = _int_param(params, "offset", 0, minimum=0)
@@ -203,14 +203,15 @@ class Emulator:
             delta = 0 if first_page else self.faults.total_num_delta
         if records is None:
             return 404, _error_body(NO_INSTANCE, f"The instance {instance_id} does not exist.")
-        matching = [record for created, record in records if _in_window(created, begin, end)]
+        matching = [stored for stored in records if _in_window(stored.created, begin, end)]
         if not matching:
             return 204, None
-        page = [
-            {**record, **drift[index]} if index in drift else record
-            for index, record in enumerate(matching[offset : offset + limit], start=offset)
-        ]
-        return 200, {"restore_record_response": page, "total_num": len(matching) + delta}
+        page = b",".join(
+            json.dumps({**stored.record, **drift[index]}).encode() if index in drift else stored.encoded
+            for index, stored in enumerate(matching[offset : offset + limit], start=offset)
+        )
+        total = str(len(matching) + delta).encode()
+        return 200, b'{"restore_record_response": [' + page + b'], "total_num": ' + total + b"}"
 
 
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
@@ -251,14 +252,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         def _send(
             self,
             status: int,
-            payload: dict[str, Any] | None,
+            body: bytes | None,
             extra_headers: dict[str, str] | None = None,
             fault: BodyFault = "normal",
         ) -> None:
             if fault == "drop":
                 self.close_connection = True
                 return
-            body = b"" if payload is None else json.dumps(payload).encode()
+            body = body or b""
             content_type = "application/json;charset=UTF-8"
             if fault == "truncated":
                 body = body[: len(body) // 2]
@@ -279,8 +280,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error_code": code, "error_msg": message, "error_ext_msg": None}
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error_code": code, "error_msg": message, "error_ext_msg": None}).encode()
 
 
 def _int_param(params: dict[str, str], name: str, default: int, minimum: int, maximum: int | None = None) -> int:
@@ -314,7 +315,16 @@ def _created_at(record: dict[str, Any]) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A record as served: its creation time parsed once (to the second, as the window is), its JSON encoded once."""
+
+    created: datetime | None
+    record: dict[str, Any]
+    encoded: bytes
 
 
 def _in_window(created: datetime | None, begin: datetime | None, end: datetime | None) -> bool:
@@ -323,15 +333,8 @@ def _in_window(created: datetime | None, begin: datetime | None, end: datetime |
     return (begin is None or created >= begin) and (end is None or created <= end)
 
 
-_Stored = list[tuple[datetime | None, dict[str, Any]]]
-
-
-def _newest_first(stored: _Stored, records: Iterable[dict[str, Any]] = ()) -> _Stored:
-    """``stored`` plus ``records``, each with its creation time parsed once, newest first.
-
-    Times are cut to the second: the query window has second precision.
-    """
-    parsed = [(_created_at(record), record) for record in records]
-    added = [(None if created is None else created.replace(microsecond=0), record) for created, record in parsed]
+def _newest_first(stored: list[_Stored], records: Iterable[dict[str, Any]] = ()) -> list[_Stored]:
+    """``stored`` plus ``records``, newest first."""
+    added = [_Stored(_created_at(record), record, json.dumps(record).encode()) for record in records]
     oldest = datetime.min.replace(tzinfo=UTC)
-    return sorted([*stored, *added], key=lambda item: item[0] or oldest, reverse=True)
+    return sorted([*stored, *added], key=lambda item: item.created or oldest, reverse=True)

@@ -54,7 +54,7 @@ class DcsRestoresClient:
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
         retry: RetryPolicy | None = None,
-        max_workers: int = 8,
+        max_workers: int = 10,
         page_size: int = MAX_PAGE_SIZE,
         max_records: int = DEFAULT_MAX_RECORDS,
         min_request_time: float = 0.5,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field, field_serializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_serializer
 
 
 class RestoreStatus(StrEnum):
@@ -32,11 +32,8 @@ ERROR_MESSAGES: dict[str, str] = {
 UNKNOWN_ERROR_MESSAGE = "Unknown DCS restore error code."
 
 
-def _no_value(value: Any) -> Any:
-    # The vendor's own example sends {} where the table says string; null and "" mean the same.
-    if value is None or value == {} or value == "":
-        return None
-    return value
+def _no_value(_: Any) -> None:
+    return None
 
 
 def as_utc(value: datetime) -> datetime:
@@ -44,10 +41,19 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# Kept to one Python call per field: an AfterValidator as well would double the cost of a page.
-OptionalText = Annotated[str | None, BeforeValidator(_no_value)]
-OptionalTime = Annotated[datetime | None, BeforeValidator(_no_value)]
-Progress = Annotated[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None, BeforeValidator(_no_value)]
+# The vendor's own example sends {} where the table says string: read it (and null, and "" where a
+# number or time is due) as "no value". Unions tried left to right keep the common case inside
+# pydantic-core; Python is called only for the rare empty value. Times convert to UTC on output.
+if TYPE_CHECKING:  # what the fields hold once validated
+    OptionalText = str | None
+    OptionalTime = datetime | None
+    Progress = float | None
+else:
+    _Empty = Annotated[Literal[""] | Annotated[dict[str, Any], Field(max_length=0)], AfterValidator(_no_value)]
+    _InOrder = Field(union_mode="left_to_right")
+    OptionalText = Annotated[Annotated[str, Field(min_length=1)] | _Empty | None, _InOrder]
+    OptionalTime = Annotated[datetime | _Empty | None, _InOrder]
+    Progress = Annotated[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | _Empty | None, _InOrder]
 
 
 class InstanceRestoreInfo(BaseModel):

@@ -77,9 +77,10 @@ def _is_record_error(loc: tuple[int | str, ...]) -> bool:
 
 
 def _summarise(error: ValidationError) -> str:
-    parts = []
+    """One message per field (the first), without the union members pydantic tried."""
+    reasons: dict[str, str] = {}
     for detail in error.errors(include_url=False):
         loc = [str(part) for part in detail["loc"] if part != _RECORDS]
-        where = ".".join(loc[1:] if loc and loc[0].isdigit() else loc) or "body"
-        parts.append(f"{where}: {detail['msg']}")
-    return "; ".join(parts)
+        field = (loc[1:] if loc and loc[0].isdigit() else loc)[:1]
+        reasons.setdefault(field[0] if field else "body", str(detail["msg"]))
+    return "; ".join(f"{field}: {message}" for field, message in reasons.items())
