@@ -43,6 +43,7 @@ BAD_PARAMETER = "DCS.4800"
 NO_INSTANCE = "DCS.4204"
 
 BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop"]
+_WindowKey = tuple[str, int, datetime | None, datetime | None]  # instance, records version, begin, end
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class Emulator:
         self.clock = clock
         self.faults = Faults()
         self.received: list[ReceivedRequest] = []
+        self._windows: dict[_WindowKey, list[_Stored]] = {}
+        self._version = 0  # bumped whenever records change, so remembered windows are not reused
         self._lock = threading.Lock()
         self._pages_served = 0
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -142,6 +145,7 @@ class Emulator:
     def add_records(self, records: Iterable[dict[str, Any]], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
         with self._lock:
             self._records[instance_id] = _newest_first(self._records.get(instance_id, []), records)
+            self._version += 1
 
     def restore_requests(self) -> list[ReceivedRequest]:
         with self._lock:
@@ -181,6 +185,16 @@ class Emulator:
             return "signature does not match"
         return None
 
+    def _window(self, key: _WindowKey, records: list[_Stored]) -> list[_Stored]:
+        """The records of a window, remembered for as long as the records (their version) stay the same."""
+        matching = self._windows.get(key)
+        if matching is None:
+            _, _, begin, end = key
+            matching = [stored for stored in records if _in_window(stored.created, begin, end)]
+            with self._lock:
+                self._windows = {**self._windows, key: matching} if len(self._windows) < 64 else {key: matching}
+        return matching
+
     def _answer(self, project_id: str, instance_id: str, query: str) -> tuple[int, bytes | None]:
         params = dict(parse_qsl(query, keep_blank_values=True))
         try:
@@ -192,18 +206,19 @@ class Emulator:
         except ValueError as error:
             return 400, _error_body(BAD_PARAMETER, str(error))
         with self._lock:
-            records = self._records.get(instance_id)
+            records, version = self._records.get(instance_id), self._version
             first_page = self._pages_served == 0
             self._pages_served += 1
             if self.faults.arrivals and records is not None:
                 # New restores show up mid-read: they shift every later page by their number.
                 self._records[instance_id] = _newest_first(records, self.faults.arrivals)
                 self.faults.arrivals = []
+                self._version += 1
             drift = dict(self.faults.drift)
             delta = 0 if first_page else self.faults.total_num_delta
         if records is None:
             return 404, _error_body(NO_INSTANCE, f"The instance {instance_id} does not exist.")
-        matching = [stored for stored in records if _in_window(stored.created, begin, end)]
+        matching = self._window((instance_id, version, begin, end), records)
         if not matching:
             return 204, None
         page = b",".join(

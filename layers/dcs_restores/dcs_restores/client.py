@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self, TypeVar
@@ -36,6 +38,7 @@ USER_AGENT = "dcs-restore-watch/0.1"
 DEFAULT_MAX_RECORDS = 10_000
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
+_READ_CHUNK_BYTES = 1 << 20
 
 
 class DcsRestoresClient:
@@ -125,11 +128,10 @@ class DcsRestoresClient:
         """One page exactly as asked; a 204 is an empty page. ``abandon`` stops retries early."""
         deadline = deadline or Deadline.never()
         path = f"/v2/{query.project_id}/instances/{query.instance_id}/restores"
-        response = self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
-        request_id = response.headers.get("X-Request-Id")
-        if response.status_code == 204:
+        answer = self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
+        if answer.status == 204:
             return Page(offset, 0, [], [])
-        return parse_page(response.content, offset, request_id)
+        return parse_page(answer.body, offset, answer.request_id)
 
     def _page_limit(self, offset: int) -> int:
         # Full pages always, so a total that grows never leaves a gap; the cap trims the last one.
@@ -163,7 +165,7 @@ class DcsRestoresClient:
         project_id: str,
         deadline: Deadline,
         abandon: threading.Event | None = None,
-    ) -> requests.Response:
+    ) -> _Answer:
         query = canonical_query(params)
         url = f"{self._base_url}{path}?{query}"
         last_error: DcsError | None = None
@@ -184,22 +186,27 @@ class DcsRestoresClient:
             )
             retry_after: float | None = None
             try:
-                response = self._session.get(
+                with self._session.get(
                     url,
                     headers=headers,
                     timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
                     allow_redirects=False,
-                )
+                    stream=True,
+                ) as response:
+                    # Large reads: with pages parsed in other threads, each small read would wait for the GIL.
+                    body = b"".join(response.iter_content(chunk_size=_READ_CHUNK_BYTES))
+                    answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
+                    retry_after_header = response.headers.get("Retry-After")
             except requests.Timeout:
                 last_error = DcsTimeoutError("DCS did not answer in time")
             except requests.RequestException as error:
                 last_error = DcsUnavailableError(f"could not reach DCS: {type(error).__name__}")
             else:
-                if response.status_code not in _RETRYABLE_STATUS:
-                    _raise_for_status(response)
-                    return response
-                last_error = _error_from(DcsUnavailableError, response, "DCS is unavailable")
-                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._now)
+                if answer.status not in _RETRYABLE_STATUS:
+                    _raise_for_status(answer)
+                    return answer
+                last_error = _error_from(DcsUnavailableError, answer, "DCS is unavailable")
+                retry_after = parse_retry_after(retry_after_header, self._now)
             delay = self._retry.delay(attempt, retry_after)
             if attempt + 1 == self._retry.max_attempts:
                 break
@@ -221,22 +228,29 @@ class _AbandonedError(DcsError):
     """A page that stopped because another page of its window had already failed."""
 
 
-def _raise_for_status(response: requests.Response) -> None:
-    status = response.status_code
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    request_id: str | None
+    body: bytes
+
+
+def _raise_for_status(answer: _Answer) -> None:
+    status = answer.status
     if status in (200, 204):
         return
     if status in (401, 403):
-        raise _error_from(DcsAuthError, response, "DCS refused the credentials")
+        raise _error_from(DcsAuthError, answer, "DCS refused the credentials")
     if 400 <= status < 500:
-        raise _error_from(DcsBadRequestError, response, "DCS rejected the request")
-    raise _error_from(DcsInvalidResponseError, response, f"unexpected HTTP status {status} from DCS")
+        raise _error_from(DcsBadRequestError, answer, "DCS rejected the request")
+    raise _error_from(DcsInvalidResponseError, answer, f"unexpected HTTP status {status} from DCS")
 
 
-def _error_from(kind: type[_E], response: requests.Response, summary: str) -> _E:
+def _error_from(kind: type[_E], answer: _Answer, summary: str) -> _E:
     """Build an error carrying DCS's own ``error_code``/``error_msg`` when the body has them."""
     code = message = None
     try:
-        body = response.json()
+        body = json.loads(answer.body)
     except ValueError:
         body = None
     if isinstance(body, dict):
@@ -244,8 +258,8 @@ def _error_from(kind: type[_E], response: requests.Response, summary: str) -> _E
         message = body.get("error_msg") if isinstance(body.get("error_msg"), str) else None
     return kind(
         f"{summary}: {message}" if message else summary,
-        status=response.status_code,
-        request_id=response.headers.get("X-Request-Id"),
+        status=answer.status,
+        request_id=answer.request_id,
         error_code=code,
     )
 
