@@ -38,7 +38,6 @@ USER_AGENT = "dcs-restore-watch/0.1"
 DEFAULT_MAX_RECORDS = 10_000
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
-_READ_CHUNK_BYTES = 1 << 20
 
 
 class DcsRestoresClient:
@@ -186,17 +185,14 @@ class DcsRestoresClient:
             )
             retry_after: float | None = None
             try:
-                with self._session.get(
+                response = self._session.get(
                     url,
                     headers=headers,
                     timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
                     allow_redirects=False,
-                    stream=True,
-                ) as response:
-                    # Large reads: with pages parsed in other threads, each small read would wait for the GIL.
-                    body = b"".join(response.iter_content(chunk_size=_READ_CHUNK_BYTES))
-                    answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
-                    retry_after_header = response.headers.get("Retry-After")
+                )
+                answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), response.content)
+                retry_after_header = response.headers.get("Retry-After")
             except requests.Timeout:
                 last_error = DcsTimeoutError("DCS did not answer in time")
             except requests.RequestException as error:
