@@ -6,14 +6,14 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dcs_restores import DcsAuthError, DcsError, Deadline, RestoreQuery, RestoreStatus
 
-from . import http_api
+from . import tracing
 from .errors import error_response
 from .forwarding import ForwardingError
 from .runtime import Runtime
@@ -23,7 +23,6 @@ from .triggers import is_http_event, queries_from_event
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
-tracer = Tracer()
 
 RESERVE_SECONDS = 3.0  # kept back from DCS reads for forwarding and the response
 HTTP_INTEGRATION_SECONDS = 29.0  # an HTTP API gives up on its integration after 30 s
@@ -49,11 +48,13 @@ def runtime() -> Runtime:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
+@tracing.traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     seconds_left = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
     if is_http_event(event):
+        from . import http_api  # the event handler and its OpenAPI machinery: only for HTTP events
+
         deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESERVE_SECONDS))
         http_api.resolver.append_context(  # type: ignore[no-untyped-call]
             settings=_settings, run=lambda query: _watch(query, deadline)
@@ -91,8 +92,7 @@ def _watch(query: RestoreQuery, deadline: Deadline) -> RestoreReport:
     current = runtime()
     started = datetime.now(UTC)
     try:
-        with tracer.provider.in_subsegment("watch") as subsegment:
-            subsegment.put_annotation("instance_id", query.instance_id)
+        with tracing.subsegment("watch", instance_id=query.instance_id):
             report = watch(query, current.client, lambda: current.forwarder, deadline, started)
     except DcsError as error:
         metrics.add_metric(name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1)

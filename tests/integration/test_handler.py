@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import boto3
@@ -246,3 +248,22 @@ def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, s
     assert list(raised.value.failures) == ["no-such-instance"]
     # ...and the second instance's failed restores were forwarded all the same
     assert len(aws.messages()) == 7
+
+
+def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the X-Ray SDK switched on (with Powertools' own switch keeping it from sending anything)
+    monkeypatch.setenv("XRAY_SDK_TRACING", "true")
+    # When an invoke runs, Then it works the same, traced
+    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+    assert "aws_xray_sdk" in sys.modules
+
+
+def test_the_handler_module_loads_no_xray_sdk_boto3_or_http_machinery() -> None:
+    # A fresh interpreter, as a cold start: only what every invocation needs is imported
+    # (Powertools imports the bare botocore package for its user agent: 1 ms, no client machinery)
+    probe = (
+        "import sys, restore_watch.app; "
+        "print(sorted(m for m in ('aws_xray_sdk', 'boto3', 'botocore.client', 'restore_watch.http_api') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
