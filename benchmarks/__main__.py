@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib.metadata import version
 
-from benchmarks import parsing, window
+from benchmarks import forwarding, imports, parsing, window
 from benchmarks.timing import Row
 
 
@@ -38,7 +38,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run, not numbers to quote")
     quick = parser.parse_args().quick
     rows: list[Row] = []
-    for name, run, repeats in (("parsing", parsing.run, 5 if quick else 30), ("window", window.run, 1 if quick else 3)):
+    plan = (
+        ("imports", imports.run, 3 if quick else 9),
+        ("parsing", parsing.run, 5 if quick else 30),
+        ("window", window.run, 1 if quick else 3),
+        ("forwarding", forwarding.run, 1),
+    )
+    for name, run, repeats in plan:
         print(f"running {name} ({repeats} repeats)...", file=sys.stderr, flush=True)
         rows += run(repeats)
     print(table(rows))

@@ -135,8 +135,11 @@ def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsReso
     assert len(raised.value.unsent) == 5
     assert "10 failed restore(s) queued, 5 could not be" in str(raised.value)
     # When Lambda retries the same event with SQS healthy again
+    # Then the ledger kept no mark for the unsent five: only they go out, and the queue holds each once
+    dynamodb = boto3.client("dynamodb")
+    for restore_id in raised.value.unsent:
+        assert "Item" not in dynamodb.get_item(TableName=aws.table_name, Key={"pk": {"S": f"proj#inst-1#{restore_id}"}})
     retry = forwarder(aws).forward(restores)
-    # Then only the five unsent go out, and the queue holds each once
     assert (retry.queued, retry.already_forwarded) == (5, 10)
     assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
 
@@ -221,3 +224,10 @@ def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
     item = boto3.client("dynamodb").get_item(TableName=aws.table_name, Key={"pk": {"S": "proj#inst-1#r-1"}})["Item"]
     assert item["state"]["S"] == "forwarded"
     assert int(item["expires_at"]["N"]) > now[0] + 80 * 24 * 3600  # TTL: 90 days after forwarding
+
+
+def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsResources) -> None:
+    sqs = FlakySqs()
+    outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)])
+    assert outcome.queued == 1000
+    assert sqs.calls == [10] * 100

@@ -261,9 +261,7 @@ def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: 
 def test_the_handler_module_loads_no_xray_sdk_boto3_or_http_machinery() -> None:
     # A fresh interpreter, as a cold start: only what every invocation needs is imported
     # (Powertools imports the bare botocore package for its user agent: 1 ms, no client machinery)
-    probe = (
-        "import sys, restore_watch.app; "
-        "print(sorted(m for m in ('aws_xray_sdk', 'boto3', 'botocore.client', 'restore_watch.http_api') if m in sys.modules))"
-    )
+    heavy = ("aws_xray_sdk", "boto3", "botocore.client", "restore_watch.http_api")
+    probe = f"import sys, restore_watch.app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
