@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test lint typecheck unit emulator bench lock clean
+.PHONY: test run serve lint typecheck unit emulator bench lock clean
 
 test: lint typecheck unit ## everything CI checks
 
@@ -26,6 +26,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+run: $(STAMP) ## the main job once, on the embedded default (no cloud account needed)
+	$(BIN)/dcs-restore-watch invoke events/schedule-scheduler.json
+
+serve: $(STAMP) ## the HTTP API on http://127.0.0.1:3000, on the embedded default
+	$(BIN)/dcs-restore-watch serve --port 3000
 
 emulator: $(STAMP) ## the DCS emulator on loopback, with seeded records
 	$(BIN)/dcs-restore-watch emulator --port 8443

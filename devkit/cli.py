@@ -1,20 +1,37 @@
-"""``dcs-restore-watch``: the project's command line (the local kit's entry point)."""
+"""``dcs-restore-watch``: run the function locally, serve it over HTTP, or run the DCS emulator."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import signal
 import sys
+import time
+import warnings
 from collections.abc import Sequence
+from contextlib import redirect_stdout
 from pathlib import Path
+from typing import Any
 
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from .local import local_services, say
 from .seed import generate_records, load_fixture
+
+USAGE_ERROR = 2
+RUN_FAILED = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", "No application metrics to publish")  # a refused event has none
     parser = argparse.ArgumentParser(prog="dcs-restore-watch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    invoke = commands.add_parser("invoke", help="run the Lambda handler in-process on an event file")
+    invoke.add_argument("event_file", type=Path, help="a JSON event, e.g. one of events/")
+
+    serve = commands.add_parser("serve", help="serve the function's HTTP API on loopback")
+    serve.add_argument("--port", type=int, default=3000, help="TCP port (default: 3000)")
 
     emulator = commands.add_parser("emulator", help="run the DCS emulator on loopback until interrupted")
     emulator.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
@@ -28,22 +45,91 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
 
     args = parser.parse_args(argv)
+    if args.command == "invoke":
+        return _invoke(args.event_file)
+    if args.command == "serve":
+        return _serve(args.port)
     return _run_emulator(args)
+
+
+def _invoke(event_file: Path) -> int:
+    try:
+        event = json.loads(event_file.read_text(encoding="utf-8"))
+    except OSError as error:
+        say(f"cannot read {event_file}: {error.strerror}")
+        return USAGE_ERROR
+    except ValueError as error:
+        say(f"{event_file} is not valid JSON: {error}")
+        return USAGE_ERROR
+    from .invoke import failed, invoke, summarise
+
+    with local_services() as services:
+        for note in services.notes:
+            say(note)
+        started = time.monotonic()
+        try:
+            # stdout is for the result alone: the handler's logs and metrics go to stderr
+            with redirect_stdout(sys.stderr):
+                result = invoke(event)
+        except Exception as error:  # the handler's named errors, as Lambda would report them
+            say(f"{type(error).__name__}: {error}")
+            return RUN_FAILED
+        print(json.dumps(result, indent=2))
+        for line in summarise(result, time.monotonic() - started):
+            say(line)
+        _show_queue(services.queued_messages())
+    return RUN_FAILED if failed(result) else 0
+
+
+def _show_queue(messages: list[dict[str, Any]]) -> None:
+    if not messages:
+        return
+    say(f"the embedded queue now holds {len(messages)} failed restore(s):")
+    for body in messages:
+        say(f"  {body['instance_id']} {body['restore_id']} {body.get('error_code')}: {body.get('error_message')}")
+
+
+def _serve(port: int) -> int:
+    from .serve import make_server
+
+    with local_services() as services:
+        for note in services.notes:
+            say(note)
+        try:
+            server = make_server(port)
+        except OSError as error:
+            say(f"cannot listen on port {port}: {error.strerror}")
+            return USAGE_ERROR
+        host, bound = server.server_address[:2]
+        print(f"serving the HTTP API on http://{host!s}:{bound}", flush=True)
+        print(
+            f"try: curl 'http://{host!s}:{bound}/instances/{DEFAULT_INSTANCE_ID}/restores"
+            "?begin_time=20240101000000&end_time=20240102000000'",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            server.serve_forever(poll_interval=0.1)
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            server.server_close()
+    return 0
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
     try:
         records = load_fixture(args.fixture) if args.fixture else generate_records(args.records)
-    except (OSError, ValueError) as error:
-        print(f"dcs-restore-watch: cannot read the fixture: {error}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, KeyError) as error:
+        say(f"cannot read the fixture: {error}")
+        return USAGE_ERROR
     try:
         server = Emulator(
             records, instance_id=args.instance_id, project_id=args.project_id, ak=args.ak, sk=args.sk, port=args.port
         )
     except OSError as error:
-        print(f"dcs-restore-watch: cannot listen on port {args.port}: {error.strerror}", file=sys.stderr)
-        return 2
+        say(f"cannot listen on port {args.port}: {error.strerror}")
+        return USAGE_ERROR
     server.faults.latency = args.latency_ms / 1000
     url = server.start()
     print(f"DCS emulator listening on {url}", flush=True)
@@ -59,5 +145,14 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def run() -> int:
+    """The console script: ``main`` plus a quiet exit when stdout is closed early (``| head``)."""
+    try:
+        return main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return RUN_FAILED
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,0 +1,118 @@
+"""The embedded default: with no cloud configured, run against the emulator and moto's server.
+
+``DCS_ENDPOINT`` unset starts the DCS emulator in-process with seeded records (some failed);
+``FAILED_RESTORES_QUEUE_URL`` unset starts moto's server on loopback with the queue and the
+ledger table. Set them (and credentials) and the same commands talk to the real services.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from .seed import generate_records
+
+SECOND_INSTANCE_ID = "b1b2c3d4-0000-1111-2222-333344445555"  # the second one in events/
+QUEUE_NAME = "dcs-restore-watch-failed-restores"
+LEDGER_TABLE = "dcs-restore-watch-ledger"
+
+
+@dataclass
+class LocalServices:
+    """What the embedded default started; empty when real services are configured."""
+
+    emulator: Emulator | None = None
+    queue_url: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def queued_messages(self) -> list[dict[str, Any]]:
+        """The bodies now in the embedded queue (left there), or nothing when it is not ours."""
+        if self.queue_url is None:
+            return []
+        import boto3
+
+        sqs = boto3.client("sqs")
+        bodies: dict[str, dict[str, Any]] = {}
+        for _ in range(1000):
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+            if not batch.get("Messages"):
+                break
+            for message in batch["Messages"]:
+                bodies[message["MessageId"]] = json.loads(message["Body"])
+        return list(bodies.values())
+
+
+@contextmanager
+def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[LocalServices]:
+    """Fill in what ``environ`` leaves unset with loopback services, for as long as the block runs."""
+    services = LocalServices()
+    with ExitStack() as stack:
+        if not environ.get("DCS_ENDPOINT"):
+            services.emulator = Emulator(
+                {DEFAULT_INSTANCE_ID: generate_records(40), SECOND_INSTANCE_ID: generate_records(12, seed=3)}
+            )
+            url = stack.enter_context(services.emulator)
+            environ.update(
+                DCS_ENDPOINT=url,
+                DCS_PROJECT_ID=DEFAULT_PROJECT_ID,
+                DCS_AK=DEFAULT_AK,
+                DCS_SK=DEFAULT_SK,
+            )
+            environ.setdefault("DCS_INSTANCE_ID", DEFAULT_INSTANCE_ID)
+            environ.pop("DCS_CREDENTIALS_SECRET", None)
+            services.notes.append(f"embedded default: DCS is the local emulator at {url} (40 seeded records)")
+        if not environ.get("FAILED_RESTORES_QUEUE_URL"):
+            endpoint = stack.enter_context(_moto_server())
+            environ.update(
+                AWS_ENDPOINT_URL=endpoint,
+                AWS_ACCESS_KEY_ID="local",
+                AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key
+                AWS_DEFAULT_REGION=environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
+            )
+            environ.pop("AWS_SESSION_TOKEN", None)
+            environ.pop("AWS_PROFILE", None)
+            services.queue_url = _create_queue_and_ledger()
+            environ.update(FAILED_RESTORES_QUEUE_URL=services.queue_url, RESTORE_LEDGER_TABLE=LEDGER_TABLE)
+            services.notes.append(f"embedded default: SQS and DynamoDB are moto's server at {endpoint}")
+        environ.setdefault("POWERTOOLS_SERVICE_NAME", "dcs-restore-watch")
+        environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a console
+        yield services
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines on the console
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _create_queue_and_ledger() -> str:
+    import boto3
+
+    queue_url: str = boto3.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+    boto3.client("dynamodb").create_table(
+        TableName=LEDGER_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return queue_url
+
+
+def say(message: str) -> None:
+    print(f"dcs-restore-watch: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,167 @@
+"""The ``dcs-restore-watch`` command in subprocesses, as a user runs it: embedded default, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from ..support import EVENTS
+
+ROOT = Path(__file__).parent.parent.parent
+CLI = [sys.executable, "-m", "devkit"]
+# What `invoke` does with each event file: exit code, and whether stdout holds the handler's result
+EXPECTED_EXIT = {name: (1 if name.startswith("bad-") else 0) for name in (p.name for p in EVENTS.glob("*.json"))}
+
+
+def clean_environment() -> dict[str, str]:
+    """No cloud settings at all: the embedded default must carry the run."""
+    prefixes = ("DCS_", "AWS_", "FAILED_RESTORES_", "RESTORE_LEDGER_", "POWERTOOLS_")
+    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=clean_environment(), cwd=ROOT, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def invoked() -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every events/ file through `invoke`, a few at a time."""
+    names = sorted(EXPECTED_EXIT)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        done = pool.map(lambda name: run_cli("invoke", f"events/{name}"), names)
+        return dict(zip(names, done, strict=True))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_EXIT))
+def test_invoke_runs_every_event_file(name: str, invoked: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    done = invoked[name]
+    assert done.returncode == EXPECTED_EXIT[name], done.stderr
+    assert "Traceback" not in done.stderr
+    assert "embedded default" in done.stderr
+    if done.returncode == 0:
+        result = json.loads(done.stdout)  # stdout is the handler's return value and nothing else
+        reports = result.get("reports") or [json.loads(result["body"]) if "body" in result else result]
+        if "openapi" not in reports[0]:
+            assert all("forwarded" in report for report in reports)
+            assert "done in" in done.stderr
+    else:
+        assert done.stdout.strip() == "" or json.loads(done.stdout)["statusCode"] == 400
+        assert re.search(r"dcs-restore-watch: (InvalidQueryError|UnknownEventError|HTTP 400)", done.stderr)
+
+
+def test_invoke_prints_what_arrived_in_the_embedded_queue() -> None:
+    done = run_cli("invoke", "events/direct-invoke.json")
+    result = json.loads(done.stdout)
+    failed = [record["restore_id"] for record in result["records"] if record["status"] == "failed"]
+    assert f"the embedded queue now holds {len(failed)} failed restore(s)" in done.stderr
+    for restore_id in failed:
+        assert restore_id in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invoke", "events/no-such-file.json"], "cannot read events/no-such-file.json"),
+        (["invoke", "README.md"], "README.md is not valid JSON"),
+    ],
+)
+def test_bad_usage_is_one_clear_line(args: list[str], message: str) -> None:
+    done = run_cli(*args)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"dcs-restore-watch: {message}" or done.stderr.startswith(
+        f"dcs-restore-watch: {message}"
+    )
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_environment(),
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith("serving the HTTP API on ")
+        yield banner.split()[-1]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_answers_a_valid_query(served: str) -> None:
+    response = requests.get(
+        f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores",
+        params={"begin_time": "20240101000000", "end_time": "2024-01-01T06:00:00Z"},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.json()["total"] == 40
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_serve_answers_a_bad_query_with_400(served: str) -> None:
+    response = requests.get(
+        f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores",
+        params={"begin_time": "20240102000000", "end_time": "20240101000000"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"field": "begin_time"}
+
+
+def test_serve_serves_the_openapi_document(served: str) -> None:
+    document = requests.get(f"{served}/openapi.json", timeout=30).json()
+    parameters = document["paths"]["/instances/{instance_id}/restores"]["get"]["parameters"]
+    assert {parameter["name"] for parameter in parameters} >= {"instance_id", "begin_time", "end_time", "limit"}
+
+
+def test_serve_reports_a_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = run_cli("serve", "--port", str(busy.getsockname()[1]), timeout=60)
+    assert done.returncode == 2
+    assert "cannot listen on port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_readme_quick_start_works_as_written() -> None:
+    # Given the commands the README's quick start shows
+    readme = (ROOT / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick_start, flags=re.MULTILINE)
+    assert commands == ["make run", "make test"]
+    # When the first is run as written (the second is what CI runs around this very test)
+    done = subprocess.run(
+        commands[0].split(), capture_output=True, text=True, env=clean_environment(), cwd=ROOT, timeout=300, check=False
+    )
+    # Then it does the whole job on the embedded default (its time is for `make bench`, not a test)
+    assert done.returncode == 0, done.stderr
+    assert "failed restores queued" in done.stderr
+    assert json.loads(done.stdout[done.stdout.index("{") :])["forwarded"]["queued"] > 0
