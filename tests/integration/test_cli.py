@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devkit.emulator import DEFAULT_AK, DEFAULT_PROJECT_ID, Emulator
+from devkit.seed import generate_records
+
 from ..support import EVENTS
 
 ROOT = Path(__file__).parent.parent.parent
@@ -165,3 +168,25 @@ def test_the_readme_quick_start_works_as_written() -> None:
     assert done.returncode == 0, done.stderr
     assert "failed restores queued" in done.stderr
     assert json.loads(done.stdout[done.stdout.index("{") :])["forwarded"]["queued"] > 0
+
+
+def test_bad_credentials_are_one_clear_line_and_no_secret() -> None:
+    # Given a real (emulated) DCS that does not know the key pair given
+    with Emulator(generate_records(5)) as url:
+        environment = {**clean_environment(), "DCS_ENDPOINT": url, "DCS_PROJECT_ID": DEFAULT_PROJECT_ID}
+        environment.update(DCS_AK=DEFAULT_AK, DCS_SK="not-the-right-secret")
+        done = subprocess.run(
+            [*CLI, "invoke", "events/direct-invoke.json"],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+    # Then the run fails with the error's name, and says nothing of the secret
+    assert done.returncode == 1
+    assert "dcs-restore-watch: DcsAuthError: DCS refused the credentials" in done.stderr
+    assert "DCS is the local emulator" not in done.stderr  # the configured endpoint was used
+    assert "not-the-right-secret" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
