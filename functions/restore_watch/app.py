@@ -62,7 +62,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return http_api.resolver.resolve(event, context)
     deadline = Deadline.after(seconds_left)
     queries = queries_from_event(event, runtime().settings)
-    if "instance_ids" not in event:
+    if not isinstance(event, dict) or "instance_ids" not in event:
         return _watch(queries[0], deadline).payload()
     return _watch_each(queries, deadline)
 

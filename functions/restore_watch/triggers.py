@@ -70,8 +70,13 @@ class DirectInput(_Event):
     limit: int | None = None
 
 
-def is_http_event(event: Mapping[str, Any]) -> bool:
-    return event.get("version") == "2.0" and "requestContext" in event and "routeKey" in event
+def is_http_event(event: Any) -> bool:
+    return (
+        isinstance(event, Mapping)
+        and event.get("version") == "2.0"
+        and "requestContext" in event
+        and "routeKey" in event
+    )
 
 
 def queries_from_event(event: Any, settings: Settings) -> list[RestoreQuery]:

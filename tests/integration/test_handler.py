@@ -16,6 +16,7 @@ from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from restore_watch import app
 from restore_watch.app import InstancesFailedError, lambda_handler
 from restore_watch.settings import ConfigurationError
+from restore_watch.triggers import UnknownEventError
 
 from ..support import AwsResources, LambdaContext, load_event
 
@@ -265,3 +266,9 @@ def test_the_handler_module_loads_no_xray_sdk_boto3_or_http_machinery() -> None:
     probe = f"import sys, restore_watch.app; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("event", [[], "text", None, 7, {"version": "2.0"}])
+def test_events_that_are_not_objects_are_refused_by_name(function_env: dict[str, str], event: Any) -> None:
+    with pytest.raises(UnknownEventError):
+        lambda_handler(event, LambdaContext())
