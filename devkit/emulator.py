@@ -41,6 +41,12 @@ NOT_FOUND = ("APIGW.0101", "The API does not exist or has not been published in 
 AUTH_FAILED = "APIGW.0301"
 BAD_PARAMETER = "DCS.4800"
 NO_INSTANCE = "DCS.4204"
+SCRIPTED_ERRORS = {
+    400: (BAD_PARAMETER, "Invalid request."),
+    401: (AUTH_FAILED, "Incorrect IAM authentication information."),
+    403: ("APIGW.0305", "The request is forbidden."),
+    429: ("APIGW.0308", "The throttling threshold has been reached."),
+}
 
 BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop"]
 _WindowKey = tuple[str, int, datetime | None, datetime | None]  # instance, records version, begin, end
@@ -259,8 +265,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 time.sleep(delay)
             if scripted.status != 200:
                 extra = {"Retry-After": scripted.retry_after} if scripted.retry_after else {}
-                message = "Too many requests." if scripted.status == 429 else "Internal service error."
-                return self._send(scripted.status, _error_body("DCS.5000", message), extra, scripted.body)
+                code, message = SCRIPTED_ERRORS.get(scripted.status, ("DCS.5000", "Internal service error."))
+                return self._send(scripted.status, _error_body(code, message), extra, scripted.body)
             status, payload = emulator._answer(match["project_id"], match["instance_id"], query)
             return self._send(status, payload, {}, scripted.body)
 

@@ -24,8 +24,8 @@ from .triggers import is_http_event, queries_from_event
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
 
-RESERVE_SECONDS = 3.0  # kept back from DCS reads for forwarding and the response
-HTTP_INTEGRATION_SECONDS = 29.0  # an HTTP API gives up on its integration after 30 s
+RESPONSE_SECONDS = 1.0  # kept back from the work for shaping and returning the response
+HTTP_INTEGRATION_SECONDS = 30.0  # an HTTP API gives up on its integration after 30 s
 
 _runtime: Runtime | None = None
 
@@ -51,11 +51,11 @@ def runtime() -> Runtime:
 @tracing.traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    seconds_left = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    seconds_left = context.get_remaining_time_in_millis() / 1000 - RESPONSE_SECONDS
     if is_http_event(event):
         from . import http_api  # the event handler and its OpenAPI machinery: only for HTTP events
 
-        deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESERVE_SECONDS))
+        deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESPONSE_SECONDS))
         http_api.resolver.append_context(  # type: ignore[no-untyped-call]
             settings=_settings, run=lambda query: _watch(query, deadline)
         )
@@ -96,7 +96,8 @@ def _watch(query: RestoreQuery, deadline: Deadline) -> RestoreReport:
             report = watch(query, current.client, lambda: current.forwarder, deadline, started)
     except DcsError as error:
         metrics.add_metric(name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1)
-        if isinstance(error, DcsAuthError):
+        if isinstance(error, DcsAuthError):  # the next invocation re-reads the secret, maybe rotated
+            current.client.close()
             _runtime = None
         raise
     finally:

@@ -12,29 +12,40 @@ import hashlib
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from dcs_restores import RestoreRecord
+from dcs_restores import Deadline, RestoreRecord
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_ENTRIES = 10
 MAX_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: 1 MiB for the whole batch
-_DEDUP_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 _Batch = list[tuple[dict[str, Any], "FailedRestore"]]
 
 
 class ForwardingError(Exception):
-    """Some failed restores could not be forwarded; the invocation must fail so Lambda retries it."""
+    """Some failed restores could not be forwarded; the invocation must fail so Lambda retries it.
 
-    def __init__(self, message: str, unsent: Sequence[str] = ()) -> None:
+    ``unsent``: not sent (retry sends them); ``in_flight``: claimed by another invocation that has
+    not finished; ``unconfirmed``: sent, but the ledger could not be marked.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        unsent: Sequence[str] = (),
+        in_flight: Sequence[str] = (),
+        unconfirmed: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.unsent = list(unsent)
+        self.in_flight = list(in_flight)
+        self.unconfirmed = list(unconfirmed)
 
 
 class LedgerUnavailableError(ForwardingError):
@@ -75,6 +86,17 @@ def _error_code(error: Exception) -> str:
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
+def _describe(error: Exception) -> str:
+    """AWS's error code, else the exception's name: never its text, which may hold an endpoint URL."""
+    return _error_code(error) or type(error).__name__
+
+
+class Claim(Enum):
+    TAKEN = "taken"  # this invocation sends it
+    FORWARDED = "forwarded"  # SQS acknowledged it before
+    IN_FLIGHT = "in_flight"  # another invocation holds a live claim: it may still send it, or die
+
+
 class Ledger:
     """Which failed restores were already forwarded, in a DynamoDB table keyed by ``pk``."""
 
@@ -84,7 +106,7 @@ class Ledger:
         table: str,
         *,
         ttl: timedelta = timedelta(days=90),
-        lease: timedelta = timedelta(minutes=15),
+        lease: timedelta = timedelta(minutes=5),  # longer than the function's timeout (120 s)
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._dynamodb = dynamodb
@@ -93,8 +115,8 @@ class Ledger:
         self._lease = lease
         self._clock = clock
 
-    def claim(self, restore: FailedRestore) -> bool:
-        """Take the right to send ``restore``; ``False`` if it was forwarded or is being sent elsewhere."""
+    def claim(self, restore: FailedRestore) -> Claim:
+        """Take the right to send ``restore``, unless it was forwarded or another claim is live."""
         now = int(self._clock())
         try:
             self._dynamodb.put_item(
@@ -111,9 +133,18 @@ class Ledger:
             )
         except Exception as error:
             if _error_code(error) == "ConditionalCheckFailedException":
-                return False
-            raise LedgerUnavailableError(f"the ledger could not be written: {_error_code(error) or error}") from error
-        return True
+                return self._state(restore)
+            raise LedgerUnavailableError(f"the ledger could not be written: {_describe(error)}") from error
+        return Claim.TAKEN
+
+    def _state(self, restore: FailedRestore) -> Claim:
+        try:
+            item = self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": {"S": restore.key}}, ConsistentRead=True
+            ).get("Item", {})
+        except Exception as error:
+            raise LedgerUnavailableError(f"the ledger could not be read: {_describe(error)}") from error
+        return Claim.FORWARDED if item.get("state", {}).get("S") == "forwarded" else Claim.IN_FLIGHT
 
     def confirm(self, restore: FailedRestore) -> None:
         now = int(self._clock())
@@ -130,11 +161,8 @@ class Ledger:
                 },
             )
         except Exception as error:
-            # Sent but not confirmed: the lease runs out and a later run sends it again (at least once).
-            reason = _error_code(error) or error
-            raise LedgerUnavailableError(
-                f"sent, but the ledger could not be confirmed: {reason}", [restore.record.restore_id]
-            ) from error
+            # Sent but not marked: once the lease runs out a later run sends it again (at least once).
+            raise LedgerUnavailableError(f"the ledger could not be marked: {_describe(error)}") from error
 
     def release(self, restore: FailedRestore) -> None:
         """Give a claim back after a failed send, so the retry can claim it at once."""
@@ -199,7 +227,7 @@ class QueuePublisher:
                     QueueUrl=self._queue_url, Entries=[entry for entry, _ in pending.values()]
                 )
             except Exception as error:  # throttled or unreachable: the whole batch is retried
-                logger.warning("SendMessageBatch failed", extra={"code": _error_code(error), "attempt": attempt + 1})
+                logger.warning("SendMessageBatch failed", extra={"code": _describe(error), "attempt": attempt + 1})
             else:
                 for done in answer.get("Successful", []):
                     acknowledged.append(pending.pop(done["Id"])[1])
@@ -214,8 +242,8 @@ class QueuePublisher:
 
 
 def _dedup_id(restore: FailedRestore) -> str:
-    restore_id = restore.record.restore_id
-    return restore_id if _DEDUP_ID.match(restore_id) else hashlib.sha256(restore.key.encode()).hexdigest()
+    # FIFO deduplication spans the whole queue: the same restore ID on two instances must not collide.
+    return hashlib.sha256(restore.key.encode()).hexdigest()
 
 
 def _batches(
@@ -238,35 +266,66 @@ def _batches(
 class FailedRestoreForwarder:
     """Sends each failed restore once: through the ledger when there is one, else as-is (FIFO dedup only)."""
 
-    def __init__(self, publisher: QueuePublisher, ledger: Ledger | None) -> None:
+    def __init__(self, publisher: QueuePublisher, ledger: Ledger | None, claim_reserve: float = 2.0) -> None:
         self._publisher = publisher
         self._ledger = ledger
+        self._claim_reserve = claim_reserve  # seconds kept for sending and marking what was claimed
 
-    def forward(self, restores: Sequence[FailedRestore]) -> ForwardOutcome:
-        if not restores:
-            return ForwardOutcome(0, 0)
-        claimed = self._claim(restores)
+    def forward(self, restores: Sequence[FailedRestore], deadline: Deadline | None = None) -> ForwardOutcome:
+        """Send what this run may send; raise ``ForwardingError`` if anything is left for a retry."""
+        deadline = deadline or Deadline.never()
+        claims = self._claim(restores, deadline)
+        claimed = claims.get(Claim.TAKEN, [])
         sent, unsent = self._publisher.send(claimed)
-        if self._ledger is not None:
-            for restore in unsent:
-                self._ledger.release(restore)
-            for restore in sent:
-                self._ledger.confirm(restore)
-        if unsent:
-            ids = [restore.record.restore_id for restore in unsent]
-            raise ForwardingError(f"{len(sent)} failed restore(s) queued, {len(unsent)} could not be", ids)
-        return ForwardOutcome(queued=len(sent), already_forwarded=len(restores) - len(claimed))
+        unconfirmed = self._settle(sent, unsent)
+        left = {
+            "could not be sent": unsent,
+            "are being forwarded by another invocation": claims.get(Claim.IN_FLIGHT, []),
+            "were not claimed before the deadline": claims.get(None, []),
+            "were sent but could not be marked in the ledger": unconfirmed,
+        }
+        if any(left.values()):
+            summary = "; ".join(f"{len(items)} {what}" for what, items in left.items() if items)
+            raise ForwardingError(
+                f"{len(sent)} failed restore(s) queued; {summary}",
+                unsent=_ids([*unsent, *claims.get(None, [])]),
+                in_flight=_ids(claims.get(Claim.IN_FLIGHT, [])),
+                unconfirmed=_ids(unconfirmed),
+            )
+        return ForwardOutcome(queued=len(sent), already_forwarded=len(claims.get(Claim.FORWARDED, [])))
 
-    def _claim(self, restores: Sequence[FailedRestore]) -> list[FailedRestore]:
+    def _claim(self, restores: Sequence[FailedRestore], deadline: Deadline) -> dict[Claim | None, list[FailedRestore]]:
+        """Restores by what the ledger said of them; ``None`` for those the deadline left unclaimed."""
+        claims: dict[Claim | None, list[FailedRestore]] = {}
         if self._ledger is None:
-            return list(restores)
-        claimed: list[FailedRestore] = []
+            return {Claim.TAKEN: list(restores)}
         try:
-            for restore in restores:
-                if self._ledger.claim(restore):
-                    claimed.append(restore)
+            for index, restore in enumerate(restores):
+                if deadline.remaining() < self._claim_reserve:
+                    claims[None] = list(restores[index:])
+                    break
+                claims.setdefault(self._ledger.claim(restore), []).append(restore)
         except LedgerUnavailableError:
-            for restore in claimed:  # give back what this run cannot send, so the retry can
+            for restore in claims.get(Claim.TAKEN, []):  # give back what this run cannot send, so the retry can
                 self._ledger.release(restore)
             raise
-        return claimed
+        return claims
+
+    def _settle(self, sent: list[FailedRestore], unsent: list[FailedRestore]) -> list[FailedRestore]:
+        """Mark what SQS acknowledged, release what it did not; return the sent ones left unmarked."""
+        if self._ledger is None:
+            return []
+        for restore in unsent:
+            self._ledger.release(restore)
+        unconfirmed = []
+        for restore in sent:
+            try:
+                self._ledger.confirm(restore)
+            except LedgerUnavailableError as error:
+                logger.warning("could not mark a forwarded restore", extra={"reason": str(error)})
+                unconfirmed.append(restore)
+        return unconfirmed
+
+
+def _ids(restores: Iterable[FailedRestore]) -> list[str]:
+    return [restore.record.restore_id for restore in restores]

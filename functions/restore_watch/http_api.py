@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel
 
-from dcs_restores.query import MAX_PAGE_SIZE, SAFE_ID_PATTERN
+from dcs_restores.query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
 
 from .errors import ErrorResponse, bad_input, error_response
 from .service import RestoreReport
@@ -62,13 +62,7 @@ def openapi_document() -> Response[str]:
 
 @resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    first = error.errors()[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path")]
-    field = ".".join(location) or "request"
-    message = str(first.get("msg", "is invalid"))
-    if first.get("type") == "missing":
-        message = "is required"
-    return _json(bad_input(field, message))
+    return _json(bad_input(*first_error(error.errors(), "request", skip=("query", "path"))))
 
 
 @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]

@@ -15,8 +15,6 @@ from .settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)
 
-SECRET_MAX_AGE_SECONDS = 300
-
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
@@ -66,7 +64,8 @@ def _credentials_from_secret(name: str) -> Credentials:
     from aws_lambda_powertools.utilities.parameters import get_secret  # imports boto3: only when a secret is configured
 
     try:
-        value: Any = get_secret(name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        # Read once per runtime, and afresh when a runtime is rebuilt after an auth failure.
+        value: Any = get_secret(name, transform="json", force_fetch=True)
     except Exception as error:  # GetSecretValue failed or the value is not JSON: never echo the value
         raise ConfigurationError("DCS_CREDENTIALS_SECRET", f"could not be read ({type(error).__name__})") from None
     if not isinstance(value, dict) or not isinstance(value.get("ak"), str) or not isinstance(value.get("sk"), str):

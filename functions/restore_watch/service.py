@@ -37,6 +37,9 @@ class RestoreReport:
         }
 
 
+FORWARDING_RESERVE_SECONDS = 3.0  # the end of the deadline is kept for forwarding, not for DCS reads
+
+
 def watch(
     query: RestoreQuery,
     client: DcsRestoresClient,
@@ -45,11 +48,11 @@ def watch(
     seen_at: datetime,
 ) -> RestoreReport:
     """Read the window and forward its failed restores; the forwarder is built only when needed."""
-    result = client.list_restores(query, deadline)
+    result = client.list_restores(query, deadline.before(FORWARDING_RESERVE_SECONDS))
     failed = [
         FailedRestore(query.project_id, query.instance_id, record, seen_at)
         for record in result.records
         if record.status is RestoreStatus.FAILED
     ]
-    outcome = forwarder().forward(failed) if failed else ForwardOutcome(0, 0)
+    outcome = forwarder().forward(failed, deadline) if failed else ForwardOutcome(0, 0)
     return RestoreReport(query, result, outcome)

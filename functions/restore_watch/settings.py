@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from dcs_restores.query import SAFE_ID_PATTERN
+from dcs_restores.query import SafeId, first_error
 
 
 class ConfigurationError(Exception):
@@ -23,11 +23,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     dcs_endpoint: str
-    dcs_project_id: Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
+    dcs_project_id: SafeId
     dcs_credentials_secret: str | None = None
     dcs_ak: SecretStr | None = None
     dcs_sk: SecretStr | None = None
-    dcs_instance_id: Annotated[str, Field(pattern=SAFE_ID_PATTERN)] | None = None
+    dcs_instance_id: SafeId | None = None
     failed_restores_queue_url: str
     restore_ledger_table: str | None = None
     ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
@@ -46,10 +46,8 @@ class Settings(BaseModel):
         try:
             settings = cls.model_validate(fields)
         except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            variable = str(first["loc"][0]).upper() if first["loc"] else "environment"
-            message = "is required" if first["type"] == "missing" else str(first["msg"])
-            raise ConfigurationError(variable, message) from None
+            field, message = first_error(error.errors(include_url=False), "environment")
+            raise ConfigurationError(field.upper(), message) from None
         if not settings.dcs_credentials_secret and not (settings.dcs_ak and settings.dcs_sk):
             raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
         return settings

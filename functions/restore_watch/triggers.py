@@ -13,12 +13,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dcs_restores import InvalidQueryError, RestoreQuery
-from dcs_restores.query import SAFE_ID_PATTERN
+from dcs_restores.query import SafeId, first_error
 
 from .settings import Settings
 
 MAX_INSTANCES_PER_EVENT = 50
-SafeId = Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -141,6 +140,4 @@ def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:
     try:
         return model.model_validate(event)
     except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or "event"
-        raise InvalidQueryError(field, str(first["msg"]).removeprefix("Value error, ")) from None
+        raise InvalidQueryError(*first_error(error.errors(include_url=False), "event")) from None

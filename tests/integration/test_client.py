@@ -1,7 +1,9 @@
 """The client against the DCS emulator, over real loopback HTTP."""
 
+import contextlib
 import logging
 import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -299,15 +301,40 @@ def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> Non
         client.close()
 
 
-def test_one_failing_page_stops_the_others_retrying(
-    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
-) -> None:
-    # Given pages 2-4 read one at a time after the first, the first of them refused outright
-    emulator.script(Scripted(), Scripted(status=400), *[Scripted(status=503)] * 10)
-    client = make_client(page_size=10, max_workers=1)
+def test_one_failing_page_stops_the_others_retrying(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given two pages read at once after the first: one refused outright, the other told to come back in 30 s
+    emulator.script(Scripted(), Scripted(status=400), Scripted(status=503, retry_after="30"))
+    client = make_client(page_size=10, max_workers=2, sleep=None)  # real waiting, on the window's event
     # When the window is read, Then the refusal is what is raised...
     with pytest.raises(DcsBadRequestError):
         client.list_restores(window_query())
-    # ...and no other page was requested after it failed
-    assert len(emulator.restore_requests()) == 2
-    assert sleep.calls == []
+    # ...the page waiting out its Retry-After gave up at once instead of asking again, and no page started after
+    assert len(emulator.restore_requests()) == 3
+
+
+def test_a_body_still_arriving_at_the_deadline_is_abandoned(make_client: MakeClient) -> None:
+    # Given a DCS that sends its headers and then trickles the body, each read within the read timeout
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        stop = threading.Event()
+
+        def trickle() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+                with contextlib.suppress(OSError):  # the client hangs up once it gives up
+                    while not stop.wait(0.05):
+                        connection.sendall(b" " * 70_000)  # more than one 64 KiB chunk each time
+
+        server = threading.Thread(target=trickle, daemon=True)
+        server.start()
+        port = listener.getsockname()[1]
+        client = make_client(endpoint=f"http://127.0.0.1:{port}", read_timeout=5.0, min_request_time=0.1)
+        # When the deadline comes long before the 10 MB body would be complete (about 7 s)
+        try:
+            with pytest.raises(DcsTimeoutError, match="still sending"):
+                client.list_restores(window_query(limit=10), Deadline.after(0.5))
+        finally:
+            stop.set()

@@ -10,13 +10,13 @@ from typing import Any
 import boto3
 import pytest
 
-from dcs_restores import RestoreRecord, RestoreStatus
+from dcs_restores import Deadline, RestoreRecord, RestoreStatus
 from restore_watch.forwarding import (
     MAX_BATCH_ENTRIES,
+    Claim,
     FailedRestore,
     FailedRestoreForwarder,
     ForwardingError,
-    ForwardOutcome,
     Ledger,
     LedgerUnavailableError,
     QueuePublisher,
@@ -133,7 +133,7 @@ def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsReso
         forwarder(aws, FlakySqs(fail_after_calls=1)).forward(restores)
     # Then the run fails, naming what it could not send
     assert len(raised.value.unsent) == 5
-    assert "10 failed restore(s) queued, 5 could not be" in str(raised.value)
+    assert str(raised.value) == "10 failed restore(s) queued; 5 could not be sent"
     # When Lambda retries the same event with SQS healthy again
     # Then the ledger kept no mark for the unsent five: only they go out, and the queue holds each once
     dynamodb = boto3.client("dynamodb")
@@ -144,23 +144,92 @@ def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsReso
     assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
 
 
-def test_a_run_that_starts_while_another_is_sending_forwards_nothing_twice(aws: AwsResources) -> None:
+def test_a_run_that_starts_while_another_is_sending_fails_and_its_retry_doubles_nothing(aws: AwsResources) -> None:
     # Given run A, which has claimed 30 restores and is inside its SQS call when run B starts on the same window
     restores = [failed(f"r-{n:02}") for n in range(30)]
-    outcomes: dict[str, ForwardOutcome] = {}
+    raised: list[ForwardingError] = []
 
     class SqsDuringWhichBRuns(FlakySqs):
         def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-            if "B" not in outcomes:
-                outcomes["B"] = forwarder(aws).forward(restores)
+            if not raised:
+                with pytest.raises(ForwardingError) as b_failed:
+                    forwarder(aws).forward(restores)
+                raised.append(b_failed.value)
             return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
-    # When both finish
-    outcomes["A"] = forwarder(aws, SqsDuringWhichBRuns()).forward(restores)
-    # Then B sent nothing, A sent everything, and the queue holds each restore once
-    assert (outcomes["B"].queued, outcomes["B"].already_forwarded) == (0, 30)
-    assert (outcomes["A"].queued, outcomes["A"].already_forwarded) == (30, 0)
+    # When A finishes
+    outcome = forwarder(aws, SqsDuringWhichBRuns()).forward(restores)
+    # Then B sent nothing and failed, so that Lambda retries it, naming the 30 still in flight
+    assert raised[0].in_flight == [restore.record.restore_id for restore in restores]
+    assert "30 are being forwarded by another invocation" in str(raised[0])
+    assert (outcome.queued, outcome.already_forwarded) == (30, 0)
+    # And B's retry finds them forwarded: the queue holds each restore once
+    retry = forwarder(aws).forward(restores)
+    assert (retry.queued, retry.already_forwarded) == (0, 30)
     assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
+
+
+def test_a_claim_left_by_a_crashed_run_is_not_lost(aws: AwsResources) -> None:
+    # Given a run that claimed r-1 and died before sending it
+    now = [1_000_000.0]
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert ledger.claim(failed("r-1")) is Claim.TAKEN
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    # When Lambda retries within the lease, Then the retry fails rather than calling it forwarded
+    with pytest.raises(ForwardingError) as raised:
+        FailedRestoreForwarder(publisher, ledger).forward([failed("r-1")])
+    assert raised.value.in_flight == ["r-1"]
+    # And once the lease has run out, a retry sends it
+    now[0] += 6 * 60
+    assert FailedRestoreForwarder(publisher, ledger).forward([failed("r-1")]).queued == 1
+    assert queued_ids(aws) == ["r-1"]
+
+
+class ConfirmFails:
+    """The real (moto) DynamoDB client, whose UpdateItem (the confirm) is down."""
+
+    def __init__(self) -> None:
+        self.real: Any = boto3.client("dynamodb")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def update_item(self, **_: Any) -> None:
+        raise self.real.exceptions.ClientError(
+            {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "UpdateItem"
+        )
+
+
+def test_a_failing_confirm_is_reported_for_every_sent_restore(aws: AwsResources) -> None:
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    restores = [failed(f"r-{n}") for n in range(3)]
+    with pytest.raises(ForwardingError) as raised:
+        FailedRestoreForwarder(publisher, Ledger(ConfirmFails(), aws.table_name)).forward(restores)
+    # All three were sent (none is "unsent"), and all three are named as unmarked
+    assert raised.value.unsent == []
+    assert raised.value.unconfirmed == ["r-0", "r-1", "r-2"]
+    assert queued_ids(aws) == ["r-0", "r-1", "r-2"]
+
+
+def test_claiming_stops_before_the_deadline_and_says_what_is_left(aws: AwsResources) -> None:
+    # Given a deadline 6 s away on a clock that moves a second per look, and 2 s kept for sending
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # each look at the clock is a second later
+        return now[0]
+
+    deadline = Deadline.after(6.0, clock=clock)
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name)
+    with pytest.raises(ForwardingError) as raised:
+        FailedRestoreForwarder(publisher, ledger, claim_reserve=2.0).forward(
+            [failed(f"r-{n}") for n in range(5)], deadline
+        )
+    # Then what was claimed went out, and the rest is named for the retry
+    assert queued_ids(aws) == ["r-0", "r-1", "r-2", "r-3"]
+    assert raised.value.unsent == ["r-4"]
+    assert "1 were not claimed before the deadline" in str(raised.value)
 
 
 def test_without_a_ledger_everything_is_sent(aws: AwsResources) -> None:
@@ -173,16 +242,17 @@ def test_fifo_queues_get_group_and_deduplication_ids(aws: AwsResources) -> None:
     # Given a FIFO queue and no ledger
     fifo = AwsResources.create(fifo=True)
     publisher = QueuePublisher(boto3.client("sqs"), fifo.queue_url)
-    # When the same failed restore is sent twice
+    # When the same failed restore is sent twice, and the same restore ID comes from another instance
     FailedRestoreForwarder(publisher, None).forward([failed("r-1"), failed("r-2")])
-    FailedRestoreForwarder(publisher, None).forward([failed("r-1")])
-    # Then FIFO deduplication keeps one, grouped by instance
+    FailedRestoreForwarder(publisher, None).forward([failed("r-1"), failed("r-1", instance_id="inst-2")])
+    # Then FIFO deduplication keeps one of the repeated restore, grouped by instance, and the other instance's too
     messages = boto3.client("sqs").receive_message(
         QueueUrl=fifo.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
     )["Messages"]
-    assert sorted(json.loads(message["Body"])["restore_id"] for message in messages) == ["r-1", "r-2"]
-    assert {message["Attributes"]["MessageGroupId"] for message in messages} == {"inst-1"}
-    assert {message["Attributes"]["MessageDeduplicationId"] for message in messages} == {"r-1", "r-2"}
+    bodies = sorted((json.loads(m["Body"])["instance_id"], json.loads(m["Body"])["restore_id"]) for m in messages)
+    assert bodies == [("inst-1", "r-1"), ("inst-1", "r-2"), ("inst-2", "r-1")]
+    assert {message["Attributes"]["MessageGroupId"] for message in messages} == {"inst-1", "inst-2"}
+    assert len({message["Attributes"]["MessageDeduplicationId"] for message in messages}) == 3
 
 
 class BrokenDynamoDb:
@@ -203,24 +273,24 @@ def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsRes
 
 
 def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
-    # Given a run that claimed r-1 and died before sending (its lease is 15 minutes)
+    # Given a run that claimed r-1 and died before sending (its lease is 5 minutes)
     now = [1_000_000.0]
     ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    assert ledger.claim(failed("r-1"))
-    assert not ledger.claim(failed("r-1"))
+    assert ledger.claim(failed("r-1")) is Claim.TAKEN
+    assert ledger.claim(failed("r-1")) is Claim.IN_FLIGHT
     # When the lease has run out
-    now[0] += 16 * 60
+    now[0] += 6 * 60
     # Then another run may claim and send it
-    assert ledger.claim(failed("r-1"))
+    assert ledger.claim(failed("r-1")) is Claim.TAKEN
 
 
 def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
     now = [1_000_000.0]
     ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    assert ledger.claim(failed("r-1"))
+    assert ledger.claim(failed("r-1")) is Claim.TAKEN
     ledger.confirm(failed("r-1"))
     now[0] += 24 * 3600
-    assert not ledger.claim(failed("r-1"))
+    assert ledger.claim(failed("r-1")) is Claim.FORWARDED
     item = boto3.client("dynamodb").get_item(TableName=aws.table_name, Key={"pk": {"S": "proj#inst-1#r-1"}})["Item"]
     assert item["state"]["S"] == "forwarded"
     assert int(item["expires_at"]["N"]) > now[0] + 80 * 24 * 3600  # TTL: 90 days after forwarding

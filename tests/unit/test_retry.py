@@ -20,6 +20,7 @@ NOW = datetime(2024, 1, 1, 12, 0, 0, tzinfo=UTC)
         ("", None),
         ("soon", None),
         ("-5", None),
+        ("\u00b2", None),  # a digit to str.isdigit(), not to float()
     ],
 )
 def test_retry_after_is_read_as_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:

@@ -38,6 +38,7 @@ USER_AGENT = "dcs-restore-watch/0.1"
 DEFAULT_MAX_RECORDS = 10_000
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
+_CHUNK_BYTES = 64 * 1024
 
 
 class DcsRestoresClient:
@@ -60,7 +61,7 @@ class DcsRestoresClient:
         page_size: int = MAX_PAGE_SIZE,
         max_records: int = DEFAULT_MAX_RECORDS,
         min_request_time: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -185,14 +186,17 @@ class DcsRestoresClient:
             )
             retry_after: float | None = None
             try:
-                response = self._session.get(
+                with self._session.get(
                     url,
                     headers=headers,
                     timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
                     allow_redirects=False,
-                )
-                answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), response.content)
-                retry_after_header = response.headers.get("Retry-After")
+                    stream=True,
+                ) as response:
+                    # The read timeout holds per socket read; the deadline holds for the whole body.
+                    body = _read_within(response, deadline)
+                    answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
+                    retry_after_header = response.headers.get("Retry-After")
             except requests.Timeout:
                 last_error = DcsTimeoutError("DCS did not answer in time")
             except requests.RequestException as error:
@@ -213,11 +217,31 @@ class DcsRestoresClient:
                 "DCS request failed, retrying",
                 extra={"error": str(last_error), "attempt": attempt + 1, "retry_in_seconds": round(delay, 3)},
             )
-            self._sleep(delay)
+            self._pause(delay, abandon)
         assert last_error is not None
         if isinstance(last_error, DcsUnavailableError | DcsTimeoutError):
             last_error.message += f" after {attempt + 1} attempt(s)"
         raise last_error
+
+    def _pause(self, seconds: float, abandon: threading.Event | None) -> None:
+        """Back off; a page of a window wakes early, and gives up, when another page has failed."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif abandon is not None:
+            abandon.wait(seconds)
+        else:
+            time.sleep(seconds)
+        if abandon is not None and abandon.is_set():
+            raise _AbandonedError("another page of this window failed")
+
+
+def _read_within(response: requests.Response, deadline: Deadline) -> bytes:
+    chunks = []
+    for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+        chunks.append(chunk)
+        if deadline.remaining() <= 0:
+            raise DcsTimeoutError("the deadline passed while DCS was still sending", status=response.status_code)
+    return b"".join(chunks)
 
 
 class _AbandonedError(DcsError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Self
 
@@ -71,9 +72,8 @@ class RestoreQuery(BaseModel):
         try:
             return cls.model_validate(fields)
         except ValidationError as error:
-            first = error.errors(include_url=False, include_input=False)[0]
-            field = ".".join(str(part) for part in first["loc"]) or "begin_time"
-            raise InvalidQueryError(field, _describe(first)) from None
+            # A failure of the whole model is the window's order: name its first field.
+            raise InvalidQueryError(*first_error(error.errors(include_url=False), "begin_time")) from None
 
     @property
     def single_page(self) -> bool:
@@ -89,8 +89,12 @@ class RestoreQuery(BaseModel):
         ]
 
 
-def _describe(error: Any) -> str:
-    if error["type"] == "string_pattern_mismatch":
-        return "must be 1-64 letters, digits, '-' or '_'"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+def first_error(errors: Sequence[Mapping[str, Any]], default_field: str, skip: Container[str] = ()) -> tuple[str, str]:
+    """The field (dotted path, minus ``skip`` parts) and a readable reason of pydantic's first error."""
+    first = errors[0]
+    field = ".".join(str(part) for part in first.get("loc", ()) if part not in skip) or default_field
+    if first.get("type") == "missing":
+        return field, "is required"
+    if first.get("type") == "string_pattern_mismatch":
+        return field, "must be 1-64 letters, digits, '-' or '_'"
+    return field, str(first.get("msg", "is invalid")).removeprefix("Value error, ")

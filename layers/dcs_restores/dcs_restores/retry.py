@@ -32,6 +32,10 @@ class Deadline:
     def remaining(self) -> float:
         return self._at - self._clock()
 
+    def before(self, seconds: float) -> Deadline:
+        """The same deadline, ``seconds`` earlier: time kept back for work after this part."""
+        return Deadline(self._at - seconds, self._clock)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -60,7 +64,7 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime] = lambda: d
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is true too
         return float(text)
     try:
         when = parsedate_to_datetime(text)
