@@ -124,6 +124,7 @@ def test_a_body_of_the_wrong_shape_is_an_invalid_response(raw: bytes) -> None:
 def test_a_missing_or_null_record_list_is_an_empty_page() -> None:
     assert parse_page(b'{"total_num": 0}', 0).records == []
     assert parse_page(b'{"restore_record_response": null, "total_num": 0}', 0).records == []
+    assert parse_page(b'{"restore_record_response": {}, "total_num": 0}', 0).records == []
 
 
 @pytest.mark.parametrize("status", list(RestoreStatus))

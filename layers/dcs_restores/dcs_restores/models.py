@@ -44,13 +44,13 @@ def as_utc(value: datetime) -> datetime:
 # The vendor's own example sends {} where the table says string: read it (and null, and "" where a
 # number or time is due) as "no value". Unions tried left to right keep the common case inside
 # pydantic-core; Python is called only for the rare empty value. Times convert to UTC on output.
+_Empty = Annotated[Literal[""] | Annotated[dict[str, Any], Field(max_length=0)], AfterValidator(_no_value)]
+_InOrder = Field(union_mode="left_to_right")
 if TYPE_CHECKING:  # what the fields hold once validated
     OptionalText = str | None
     OptionalTime = datetime | None
     Progress = float | None
 else:
-    _Empty = Annotated[Literal[""] | Annotated[dict[str, Any], Field(max_length=0)], AfterValidator(_no_value)]
-    _InOrder = Field(union_mode="left_to_right")
     OptionalText = Annotated[Annotated[str, Field(min_length=1)] | _Empty | None, _InOrder]
     OptionalTime = Annotated[datetime | _Empty | None, _InOrder]
     Progress = Annotated[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | _Empty | None, _InOrder]
