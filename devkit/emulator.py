@@ -48,7 +48,7 @@ SCRIPTED_ERRORS = {
     429: ("APIGW.0308", "The throttling threshold has been reached."),
 }
 
-BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop"]
+BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop", "bad-shape"]
 _WindowKey = tuple[str, int, datetime | None, datetime | None]  # instance, records version, begin, end
 
 
@@ -288,6 +288,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 body, content_type = b"<html><body>502 Bad Gateway</body></html>", "text/html"
             elif fault == "empty":
                 body = b""
+            elif fault == "bad-shape":  # JSON, a readable total, but no list of records
+                body = b'{"restore_record_response": "not a list", "total_num": 40}'
             self.send_response(status)
             self.send_header("X-Request-Id", uuid.uuid4().hex)
             if body:

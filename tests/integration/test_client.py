@@ -184,7 +184,7 @@ def test_connection_refused_is_unavailable(make_client: MakeClient) -> None:
         client.list_restores(window_query())
 
 
-@pytest.mark.parametrize("fault", ["truncated", "not-json", "empty"])
+@pytest.mark.parametrize("fault", ["truncated", "not-json", "empty", "bad-shape"])
 def test_a_mangled_body_is_an_invalid_response(emulator: Emulator, make_client: MakeClient, fault: Any) -> None:
     emulator.script(Scripted(body=fault))
     with pytest.raises(DcsInvalidResponseError) as raised:
@@ -338,3 +338,16 @@ def test_a_body_still_arriving_at_the_deadline_is_abandoned(make_client: MakeCli
                 client.list_restores(window_query(limit=10), Deadline.after(0.5))
         finally:
             stop.set()
+
+
+def test_a_first_page_of_the_wrong_shape_stops_the_pages_it_started(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given a first page whose total is readable (so the other pages start) but whose records are not a list
+    emulator.script(Scripted(body="bad-shape"))
+    client = make_client(page_size=10, max_workers=1)
+    # When the window is read, Then the first page's problem is what is raised
+    with pytest.raises(DcsInvalidResponseError, match="restore_record_response"):
+        client.list_restores(window_query())
+    # And at most the one page already started went out after it
+    assert len(emulator.restore_requests()) <= 2

@@ -10,8 +10,6 @@ from pydantic import BaseModel, BeforeValidator, ValidationError
 from .errors import DcsInvalidResponseError
 from .models import InvalidRecord, RestoreRecord
 
-_RECORDS = "restore_record_response"
-
 
 class _Page(BaseModel):
     """The fast path: the whole page validated in one pydantic-core call.
@@ -33,6 +31,18 @@ class _RawPage(BaseModel):
 
     restore_record_response: Annotated[list[Any], BeforeValidator(_missing_list_is_empty)] = []
     total_num: int
+
+
+class _Total(BaseModel):
+    total_num: int
+
+
+def peek_total(body: bytes) -> int:
+    """``total_num`` alone, without building the records (0 if unreadable: ``parse_page`` will say why)."""
+    try:
+        return _Total.model_validate_json(body).total_num
+    except ValidationError:
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +92,6 @@ def _summarise(error: ValidationError) -> str:
     """One message per field (the first), without the union members pydantic tried."""
     reasons: dict[str, str] = {}
     for detail in error.errors(include_url=False):
-        loc = [str(part) for part in detail["loc"] if part != _RECORDS]
-        field = (loc[1:] if loc and loc[0].isdigit() else loc)[:1]
-        reasons.setdefault(field[0] if field else "body", str(detail["msg"]))
+        field = str(detail["loc"][0]) if detail["loc"] else "body"
+        reasons.setdefault(field, str(detail["msg"]))
     return "; ".join(f"{field}: {message}" for field, message in reasons.items())
