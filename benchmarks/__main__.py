@@ -41,7 +41,7 @@ def main() -> None:
     plan = (
         ("imports", imports.run, 3 if quick else 9),
         ("parsing", parsing.run, 5 if quick else 30),
-        ("window", window.run, 1 if quick else 3),
+        ("window", window.run, 1 if quick else 7),
         ("forwarding", forwarding.run, 1),
     )
     for name, run, repeats in plan:
