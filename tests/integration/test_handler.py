@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -268,3 +269,20 @@ def test_the_handler_module_loads_no_xray_sdk_boto3_or_http_machinery() -> None:
 def test_events_that_are_not_objects_are_refused_by_name(function_env: dict[str, str], event: Any) -> None:
     with pytest.raises(UnknownEventError):
         lambda_handler(event, LambdaContext())
+
+
+def test_dcs_down_is_502_over_http_and_a_named_error_elsewhere(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DCS's endpoint refusing connections
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("DCS_ENDPOINT", f"http://127.0.0.1:{closed}")
+    # Then HTTP callers get 502 without the address, and a schedule's invoke raises for Lambda to retry
+    status, body = http()
+    assert status == 502
+    assert body["error"]["code"] == "dcs_unavailable"
+    assert str(closed) not in json.dumps(body)
+    with pytest.raises(DcsUnavailableError, match="could not reach DCS"):
+        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext())
