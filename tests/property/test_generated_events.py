@@ -1,0 +1,109 @@
+"""Generated events of every trigger shape, valid and hostile: each is a query or a named refusal."""
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_kind
+from hypothesis import strategies as st
+
+from dcs_restores import InvalidQueryError, RestoreQuery
+from dcs_restores.query import SAFE_ID_PATTERN
+from restore_watch.settings import Settings
+from restore_watch.triggers import UnknownEventError, queries_from_event
+
+SETTINGS = Settings(
+    dcs_endpoint="https://dcs.example.com",
+    dcs_project_id="proj",
+    dcs_credentials_secret="secret",
+    failed_restores_queue_url="https://sqs.example.com/1/q",
+    dcs_instance_id="i-1",
+)
+HOSTILE_IDS = ["../x", "%2F", "a/b", "a b", "\u00e9", "\x00", "x" * 65, "", ".", "a\nb"]
+ids = st.one_of(
+    st.from_regex(SAFE_ID_PATTERN, fullmatch=True),
+    st.sampled_from(HOSTILE_IDS),
+    st.text(max_size=80),
+    st.integers(),
+    st.none(),
+)
+times = st.one_of(
+    st.from_regex(r"20\d{12}", fullmatch=True),
+    st.datetimes().map(lambda moment: moment.isoformat()),
+    st.sampled_from(["2024-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "yesterday", "", "99999999999999"]),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=True),
+    st.none(),
+)
+numbers = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(string.digits, max_size=5), st.none())
+durations = st.one_of(st.sampled_from(["PT6H", "P1D", "-PT1H", "P400D", "six hours", "PT0S"]), st.integers())
+scheduler = st.fixed_dictionaries(
+    {"scheduled_time": times},
+    optional={"instance_id": ids, "instance_ids": st.lists(ids, max_size=60), "lookback": durations, "project_id": ids},
+)
+direct = st.fixed_dictionaries(
+    {"instance_id": ids, "begin_time": times},
+    optional={"end_time": times, "offset": numbers, "limit": numbers, "project_id": ids, "extra": st.integers()},
+)
+rule = st.fixed_dictionaries({"detail-type": st.just("Scheduled Event"), "source": st.text(max_size=12), "time": times})
+anything = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+safe_ids = st.from_regex(SAFE_ID_PATTERN, fullmatch=True)
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC))
+plausible_direct = st.builds(
+    lambda instance, begin, span, page: {
+        "instance_id": instance,
+        "begin_time": begin.strftime("%Y%m%d%H%M%S"),
+        "end_time": (begin + span).isoformat(),
+        **page,
+    },
+    safe_ids,
+    moments,
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    st.fixed_dictionaries({}, optional={"offset": st.integers(-5, 10**7), "limit": st.integers(-5, 1200)}),
+)
+plausible_schedule = st.builds(
+    lambda instances, moment, hours: {
+        "instance_ids": instances,
+        "scheduled_time": moment.isoformat(),
+        "lookback": f"PT{hours}H",
+    },
+    st.lists(safe_ids, min_size=1, max_size=3),
+    moments,
+    st.integers(min_value=0, max_value=1000),
+)
+events = st.one_of(scheduler, direct, rule, anything, plausible_direct, plausible_schedule)
+
+
+def adapt(event: Any) -> list[RestoreQuery] | InvalidQueryError | UnknownEventError:
+    """The adapter's answer; any other exception escapes and fails the test."""
+    try:
+        return queries_from_event(event, SETTINGS)
+    except (InvalidQueryError, UnknownEventError) as refusal:
+        return refusal
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event=events)
+def test_every_event_is_a_valid_query_or_a_named_refusal(event: Any) -> None:
+    queries = adapt(event)
+    note_kind(type(queries).__name__ if not isinstance(queries, list) else "accepted")  # --hypothesis-show-statistics
+    if isinstance(queries, InvalidQueryError | UnknownEventError):
+        assert str(queries)  # a message a person can read, naming the field where there is one
+        assert not isinstance(queries, InvalidQueryError) or queries.field
+        return
+    # Whatever got through is safe to put into a DCS URL and within the configured limits
+    assert queries
+    for query in queries:
+        assert isinstance(query, RestoreQuery)
+        for value in (query.project_id, query.instance_id):
+            assert value.replace("-", "").replace("_", "").isalnum()
+            assert value.isascii()
+        assert query.begin_time <= query.end_time
+        assert (query.end_time - query.begin_time).days <= SETTINGS.max_window_days
