@@ -109,7 +109,7 @@ class Emulator:
         self.security_token = security_token
         self.clock = clock
         self.faults = Faults()
-        self.received: list[ReceivedRequest] = []
+        self._received: list[ReceivedRequest] = []
         self._windows: dict[_WindowKey, list[_Stored]] = {}
         self._version = 0  # bumped whenever records change, so remembered windows are not reused
         self._lock = threading.Lock()
@@ -155,7 +155,7 @@ class Emulator:
 
     def restore_requests(self) -> list[ReceivedRequest]:
         with self._lock:
-            return list(self.received)
+            return list(self._received)
 
     # -- request handling, called from the server's threads --
 
@@ -241,7 +241,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
         server_version = "dcs-emulator"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            """Quiet: tests read ``emulator.received`` instead."""
+            """Quiet: tests read ``emulator.restore_requests()`` instead."""
 
         def do_GET(self) -> None:
             path, _, query = self.path.partition("?")
@@ -258,7 +258,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if reason is not None:
                 return self._send(401, _error_body(AUTH_FAILED, f"Incorrect IAM authentication information: {reason}"))
             with emulator._lock:
-                emulator.received.append(ReceivedRequest("GET", path, query, headers))
+                emulator._received.append(ReceivedRequest("GET", path, query, headers))
             scripted = emulator._next_scripted() or Scripted()
             delay = emulator.faults.latency + scripted.delay
             if delay:

@@ -36,17 +36,7 @@ class LocalServices:
         """The bodies now in the embedded queue (left there), or nothing when it is not ours."""
         if self.queue_url is None:
             return []
-        import boto3
-
-        sqs = boto3.client("sqs")
-        bodies: dict[str, dict[str, Any]] = {}
-        for _ in range(1000):
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60)
-            if not batch.get("Messages"):
-                break
-            for message in batch["Messages"]:
-                bodies[message["MessageId"]] = json.loads(message["Body"])
-        return list(bodies.values())
+        return [json.loads(message["Body"]) for message in receive_all(self.queue_url)]
 
 
 @contextmanager
@@ -105,13 +95,36 @@ def _create_queue_and_ledger() -> str:
     import boto3
 
     queue_url: str = boto3.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+    create_ledger_table(LEDGER_TABLE)
+    return queue_url
+
+
+def create_ledger_table(name: str) -> None:
+    """The ledger's table as the template defines it (key ``pk``), in whatever DynamoDB boto3 reaches."""
+    import boto3
+
     boto3.client("dynamodb").create_table(
-        TableName=LEDGER_TABLE,
+        TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    return queue_url
+
+
+def receive_all(queue_url: str) -> list[dict[str, Any]]:
+    """Every message now in the queue, with its attributes; hidden for a minute, not deleted."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+    received: dict[str, dict[str, Any]] = {}
+    for _ in range(1000):
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+        ).get("Messages", [])
+        if not batch:
+            break
+        received.update((message["MessageId"], dict(message)) for message in batch)
+    return list(received.values())
 
 
 def say(message: str) -> None:

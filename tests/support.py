@@ -1,4 +1,4 @@
-"""Helpers shared by the tests."""
+"""Helpers shared by the tests (Lambda's context object is the local kit's ``devkit.invoke.LocalContext``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from dcs_restores import RestoreQuery
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK
+from devkit.local import create_ledger_table, receive_all
 
 WINDOW = {"begin_time": "20240101000000", "end_time": "20241231235959"}
 
@@ -45,14 +46,8 @@ class AwsResources:
         else:
             queue_url = sqs.create_queue(QueueName="failed-restores")["QueueUrl"]
         table = "restore-ledger"
-        dynamodb = boto3.client("dynamodb")
-        if table not in dynamodb.list_tables()["TableNames"]:
-            dynamodb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        if table not in boto3.client("dynamodb").list_tables()["TableNames"]:
+            create_ledger_table(table)
         secret = "dcs-restore-watch/credentials"
         secrets = boto3.client("secretsmanager")
         if not secrets.list_secrets(Filters=[{"Key": "name", "Values": [secret]}])["SecretList"]:
@@ -61,24 +56,7 @@ class AwsResources:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message in the queue, received back from SQS (and left there)."""
-        import boto3
-
-        sqs = boto3.client("sqs")
-        received: dict[str, Any] = {}
-        for _ in range(100):
-            answer = sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=30,
-                WaitTimeSeconds=0,
-            )
-            batch = answer.get("Messages", [])
-            if not batch:
-                break
-            for message in batch:
-                received[message["MessageId"]] = message
-        return list(received.values())
+        return receive_all(self.queue_url)
 
 
 def fresh_container() -> None:
@@ -89,20 +67,6 @@ def fresh_container() -> None:
 
     app._runtime = None
     parameters.clear_caches()  # type: ignore[no-untyped-call]
-
-
-@dataclass
-class LambdaContext:
-    """The Lambda runtime's context object: the one part of Lambda no local peer provides."""
-
-    remaining_ms: int = 60_000
-    function_name: str = "dcs-restore-watch"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:dcs-restore-watch"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 EVENTS = Path(__file__).parent.parent / "events"

@@ -90,7 +90,9 @@ def test_a_cap_truncates_loudly(emulator: Emulator, make_client: MakeClient) -> 
     assert len(result.records) == 25
     assert result.truncated
     assert result.total == 35
-    assert "limit=5&offset=20" in {request.query.split("end_time=20241231235959&")[1] for request in emulator.received}
+    assert "limit=5&offset=20" in {
+        request.query.split("end_time=20241231235959&")[1] for request in emulator.restore_requests()
+    }
 
 
 def test_a_bad_request_carries_dcs_error_code_and_request_id(emulator: Emulator, make_client: MakeClient) -> None:
@@ -222,7 +224,7 @@ def test_new_restores_mid_read_shift_pages_without_duplicates_or_losses(
     assert len(ids) == len(set(ids))
     assert set(restore_ids(generate_records(35))) <= set(ids)
     assert result.total == 37
-    assert any("offset=30" in request.query for request in emulator.received)
+    assert any("offset=30" in request.query for request in emulator.restore_requests())
 
 
 def test_a_total_that_grows_between_pages_is_followed(emulator: Emulator, make_client: MakeClient) -> None:
@@ -230,7 +232,7 @@ def test_a_total_that_grows_between_pages_is_followed(emulator: Emulator, make_c
     result = make_client(page_size=10).list_restores(window_query())
     assert len(result.records) == 35
     assert result.total == 47
-    assert any("offset=40" in request.query for request in emulator.received)
+    assert any("offset=40" in request.query for request in emulator.restore_requests())
 
 
 def test_the_deadline_stops_paging(emulator: Emulator, make_client: MakeClient) -> None:

@@ -10,11 +10,12 @@ import pytest
 
 from dcs_restores import InvalidQueryError
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
+from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
 from restore_watch.triggers import UnknownEventError
 
-from ..support import EVENTS, AwsResources, LambdaContext, load_event
+from ..support import EVENTS, AwsResources, load_event
 
 OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
 
@@ -88,13 +89,13 @@ def test_event_file(name: str, function_env: dict[str, str], emulator: Emulator,
     # When the handler runs it, Then the outcome is the one documented for it
     if isinstance(kind, type):
         with pytest.raises(kind) as raised:
-            lambda_handler(event, LambdaContext())
+            lambda_handler(event, LocalContext())
         if expected[0] is not None:
             assert getattr(raised.value, "field", None) == expected[0]
         assert emulator.restore_requests() == []  # refused before anything went to DCS
         assert aws.messages() == []
         return
-    outcome = lambda_handler(event, LambdaContext())
+    outcome = lambda_handler(event, LocalContext())
     if kind == "openapi":
         document = json.loads(outcome["body"])
         assert outcome["statusCode"] == 200

@@ -14,15 +14,16 @@ import pytest
 
 from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
+from devkit.invoke import LocalContext
 from restore_watch.app import InstancesFailedError, lambda_handler
 from restore_watch.settings import ConfigurationError
 from restore_watch.triggers import UnknownEventError
 
-from ..support import AwsResources, LambdaContext, load_event
+from ..support import AwsResources, load_event
 
 
 def http(event_name: str = "http-get-window.json") -> tuple[int, dict[str, Any]]:
-    answer = lambda_handler(load_event(event_name), LambdaContext())
+    answer = lambda_handler(load_event(event_name), LocalContext())
     return answer["statusCode"], json.loads(answer["body"])
 
 
@@ -48,7 +49,7 @@ def test_http_maps_dcs_failures_to_502(
 def test_http_maps_a_dcs_timeout_to_504(function_env: dict[str, str], emulator: Emulator) -> None:
     # Given DCS slower than the time left to the invocation
     emulator.faults.latency = 2.0
-    answer = lambda_handler(load_event("http-get-window.json"), LambdaContext(remaining_ms=4_500))
+    answer = lambda_handler(load_event("http-get-window.json"), LocalContext(remaining_ms=4_500))
     assert answer["statusCode"] == 504
     assert json.loads(answer["body"])["error"]["code"] == "dcs_timeout"
 
@@ -58,11 +59,11 @@ def test_schedule_invokes_raise_named_errors_for_lambda_to_retry(
 ) -> None:
     emulator.faults.latency = 2.0
     with pytest.raises(DcsTimeoutError):
-        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext(remaining_ms=4_500))
+        lambda_handler(load_event("schedule-scheduler.json"), LocalContext(remaining_ms=4_500))
     emulator.faults.latency = 0
     emulator.script(*[Scripted(status=500)] * 4)
     with pytest.raises(DcsUnavailableError):
-        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext())
+        lambda_handler(load_event("schedule-scheduler.json"), LocalContext())
 
 
 def test_a_rotated_secret_is_read_again_after_an_auth_failure(
@@ -72,10 +73,10 @@ def test_a_rotated_secret_is_read_again_after_an_auth_failure(
     secrets = boto3.client("secretsmanager")
     secrets.put_secret_value(SecretId=aws.secret_name, SecretString=json.dumps({"ak": emulator.ak, "sk": "old"}))
     with pytest.raises(DcsAuthError):
-        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
     secrets.put_secret_value(SecretId=aws.secret_name, SecretString=json.dumps({"ak": emulator.ak, "sk": DEFAULT_SK}))
     # Then the next invocation in the same container reads the new value (no cache clearing here)
-    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+    assert lambda_handler(load_event("direct-invoke.json"), LocalContext())["total"] == 35
 
 
 @pytest.mark.parametrize(
@@ -92,7 +93,7 @@ def test_a_malformed_secret_is_a_configuration_error_that_shows_no_value(
 ) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString=secret)
     with pytest.raises(ConfigurationError, match=reason) as raised:
-        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
     assert secret not in str(raised.value) or secret == ""
 
@@ -102,7 +103,7 @@ def test_an_unreachable_secret_is_a_configuration_error(
 ) -> None:
     monkeypatch.setenv("DCS_CREDENTIALS_SECRET", "no-such-secret")
     with pytest.raises(ConfigurationError, match="could not be read"):
-        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
     status, body = http()
     assert status == 500
     assert body["error"] == {
@@ -116,7 +117,7 @@ def test_local_keys_stand_in_for_the_secret(function_env: dict[str, str], monkey
     monkeypatch.delenv("DCS_CREDENTIALS_SECRET")
     monkeypatch.setenv("DCS_AK", "EMULATORACCESSKEY001")
     monkeypatch.setenv("DCS_SK", DEFAULT_SK)
-    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+    assert lambda_handler(load_event("direct-invoke.json"), LocalContext())["total"] == 35
 
 
 def test_without_a_ledger_it_still_forwards_and_says_so(
@@ -124,7 +125,7 @@ def test_without_a_ledger_it_still_forwards_and_says_so(
 ) -> None:
     monkeypatch.delenv("RESTORE_LEDGER_TABLE")
     caplog.set_level(logging.WARNING)
-    payload = lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
     assert payload["forwarded"]["queued"] == 7
     assert "RESTORE_LEDGER_TABLE is not set" in caplog.text
 
@@ -140,7 +141,7 @@ def test_logs_and_answers_carry_no_credentials(
     for name in ("dcs_restores", "restore_watch"):
         caplog.set_level(logging.DEBUG, logger=name)
     emulator.script(Scripted(status=503))
-    payload = lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
     output = capsys.readouterr()
     logged = output.out + output.err + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "restores watched" in logged
@@ -151,7 +152,7 @@ def test_logs_and_answers_carry_no_credentials(
 
 
 def test_metrics_are_emitted_as_emf(function_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+    lambda_handler(load_event("direct-invoke.json"), LocalContext())
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [blob] = lines
     assert blob["RecordsFailed"] == [7.0]
@@ -183,7 +184,7 @@ def test_bad_settings_name_the_variable(
     else:
         monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigurationError, match=reason) as raised:
-        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
     assert raised.value.variable == variable
 
 
@@ -192,7 +193,7 @@ def test_no_credentials_at_all_is_a_configuration_error(
 ) -> None:
     monkeypatch.delenv("DCS_CREDENTIALS_SECRET")
     with pytest.raises(ConfigurationError, match="DCS_AK and DCS_SK"):
-        lambda_handler(load_event("direct-invoke.json"), LambdaContext())
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
 
 
 def test_a_scheduled_rule_needs_a_configured_instance(
@@ -200,7 +201,7 @@ def test_a_scheduled_rule_needs_a_configured_instance(
 ) -> None:
     monkeypatch.delenv("DCS_INSTANCE_ID")
     with pytest.raises(Exception, match="DCS_INSTANCE_ID") as raised:
-        lambda_handler(load_event("schedule-rule.json"), LambdaContext())
+        lambda_handler(load_event("schedule-rule.json"), LocalContext())
     assert type(raised.value).__name__ == "InvalidQueryError"
 
 
@@ -222,7 +223,7 @@ def test_http_bad_input_is_400_naming_the_field(
     event["pathParameters"] = {"instance_id": instance_id}
     event["queryStringParameters"] = query
     event["rawQueryString"] = "&".join(f"{name}={value}" for name, value in query.items())
-    answer = lambda_handler(event, LambdaContext())
+    answer = lambda_handler(event, LocalContext())
     body = json.loads(answer["body"])
     assert answer["statusCode"] == 400
     assert body["error"]["details"]["field"] == field
@@ -233,7 +234,7 @@ def test_an_unknown_route_is_404(function_env: dict[str, str]) -> None:
     event = load_event("http-get-openapi.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
     event["routeKey"] = "GET /admin"
-    assert lambda_handler(event, LambdaContext())["statusCode"] == 404
+    assert lambda_handler(event, LocalContext())["statusCode"] == 404
 
 
 def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, str], aws: AwsResources) -> None:
@@ -242,7 +243,7 @@ def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, s
     event["instance_ids"] = ["no-such-instance", event["instance_ids"][0]]
     # When it runs, Then the invoke fails naming the instance...
     with pytest.raises(InstancesFailedError, match="no-such-instance: DcsBadRequestError") as raised:
-        lambda_handler(event, LambdaContext())
+        lambda_handler(event, LocalContext())
     assert list(raised.value.failures) == ["no-such-instance"]
     # ...and the second instance's failed restores were forwarded all the same
     assert len(aws.messages()) == 7
@@ -252,7 +253,7 @@ def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: 
     # Given the X-Ray SDK switched on (with Powertools' own switch keeping it from sending anything)
     monkeypatch.setenv("XRAY_SDK_TRACING", "true")
     # When an invoke runs, Then it works the same, traced
-    assert lambda_handler(load_event("direct-invoke.json"), LambdaContext())["total"] == 35
+    assert lambda_handler(load_event("direct-invoke.json"), LocalContext())["total"] == 35
     assert "aws_xray_sdk" in sys.modules
 
 
@@ -268,7 +269,7 @@ def test_the_handler_module_loads_no_xray_sdk_boto3_or_http_machinery() -> None:
 @pytest.mark.parametrize("event", [[], "text", None, 7, {"version": "2.0"}])
 def test_events_that_are_not_objects_are_refused_by_name(function_env: dict[str, str], event: Any) -> None:
     with pytest.raises(UnknownEventError):
-        lambda_handler(event, LambdaContext())
+        lambda_handler(event, LocalContext())
 
 
 def test_dcs_down_is_502_over_http_and_a_named_error_elsewhere(
@@ -285,4 +286,4 @@ def test_dcs_down_is_502_over_http_and_a_named_error_elsewhere(
     assert body["error"]["code"] == "dcs_unavailable"
     assert str(closed) not in json.dumps(body)
     with pytest.raises(DcsUnavailableError, match="could not reach DCS"):
-        lambda_handler(load_event("schedule-scheduler.json"), LambdaContext())
+        lambda_handler(load_event("schedule-scheduler.json"), LocalContext())
