@@ -266,10 +266,22 @@ def _batches(
 class FailedRestoreForwarder:
     """Sends each failed restore once: through the ledger when there is one, else as-is (FIFO dedup only)."""
 
-    def __init__(self, publisher: QueuePublisher, ledger: Ledger | None, claim_reserve: float = 2.0) -> None:
+    def __init__(
+        self,
+        publisher: QueuePublisher,
+        ledger: Ledger | None,
+        claim_reserve: float = 2.0,
+        *,
+        confirm_attempts: int = 5,
+        confirm_delay: float = 0.1,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._publisher = publisher
         self._ledger = ledger
         self._claim_reserve = claim_reserve  # seconds kept for sending and marking what was claimed
+        self._confirm_attempts = confirm_attempts
+        self._confirm_delay = confirm_delay
+        self._sleep = sleep
 
     def forward(self, restores: Sequence[FailedRestore], deadline: Deadline | None = None) -> ForwardOutcome:
         """Send what this run may send; raise ``ForwardingError`` if anything is left for a retry."""
@@ -277,7 +289,7 @@ class FailedRestoreForwarder:
         claims = self._claim(restores, deadline)
         claimed = claims.get(Claim.TAKEN, [])
         sent, unsent = self._publisher.send(claimed)
-        unconfirmed = self._settle(sent, unsent)
+        unconfirmed = self._settle(sent, unsent, deadline)
         left = {
             "could not be sent": unsent,
             "are being forwarded by another invocation": claims.get(Claim.IN_FLIGHT, []),
@@ -311,20 +323,39 @@ class FailedRestoreForwarder:
             raise
         return claims
 
-    def _settle(self, sent: list[FailedRestore], unsent: list[FailedRestore]) -> list[FailedRestore]:
-        """Mark what SQS acknowledged, release what it did not; return the sent ones left unmarked."""
-        if self._ledger is None:
+    def _settle(
+        self, sent: list[FailedRestore], unsent: list[FailedRestore], deadline: Deadline
+    ) -> list[FailedRestore]:
+        """Mark what SQS acknowledged, release what it did not; return the sent ones left unmarked.
+
+        Marking is retried until the deadline: a sent restore left unmarked is sent again by a
+        later run once its lease runs out, so giving up early would turn a blip into a duplicate.
+        """
+        ledger = self._ledger
+        if ledger is None:
             return []
         for restore in unsent:
-            self._ledger.release(restore)
-        unconfirmed = []
-        for restore in sent:
-            try:
-                self._ledger.confirm(restore)
-            except LedgerUnavailableError as error:
-                logger.warning("could not mark a forwarded restore", extra={"reason": str(error)})
-                unconfirmed.append(restore)
+            ledger.release(restore)
+        unconfirmed = sent
+        for attempt in range(self._confirm_attempts):
+            if attempt:
+                pause = random.uniform(0, self._confirm_delay * 2**attempt)  # noqa: S311 - jitter, not crypto
+                if pause >= deadline.remaining():
+                    break
+                self._sleep(pause)
+            unconfirmed = [restore for restore in unconfirmed if not _confirmed(ledger, restore)]
+            if not unconfirmed:
+                break
         return unconfirmed
+
+
+def _confirmed(ledger: Ledger, restore: FailedRestore) -> bool:
+    try:
+        ledger.confirm(restore)
+    except LedgerUnavailableError as error:
+        logger.warning("could not mark a forwarded restore", extra={"reason": str(error)})
+        return False
+    return True
 
 
 def _ids(restores: Iterable[FailedRestore]) -> list[str]:

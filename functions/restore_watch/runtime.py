@@ -15,6 +15,12 @@ from .settings import ConfigurationError, Settings
 
 logger = logging.getLogger(__name__)
 
+# botocore's defaults (legacy retries, up to 10 attempts for DynamoDB; 60 s reads) could outlast
+# the invocation: standard retries and short timeouts leave the deadline to the forwarder.
+AWS_RETRIES: Any = {"mode": "standard", "max_attempts": 3}
+AWS_CONNECT_TIMEOUT = 3.0
+AWS_READ_TIMEOUT = 10.0
+
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
@@ -38,12 +44,14 @@ class Runtime:
     def forwarder(self) -> FailedRestoreForwarder:
         """Built on first use: boto3 is imported only when there is something to forward."""
         import boto3  # here, not at the top: kept off the cold-start path
+        from botocore.config import Config
 
         session = boto3.session.Session()
-        publisher = QueuePublisher(session.client("sqs"), self.settings.failed_restores_queue_url)
+        config = Config(retries=AWS_RETRIES, connect_timeout=AWS_CONNECT_TIMEOUT, read_timeout=AWS_READ_TIMEOUT)
+        publisher = QueuePublisher(session.client("sqs", config=config), self.settings.failed_restores_queue_url)
         table = self.settings.restore_ledger_table
         ledger = (
-            Ledger(session.client("dynamodb"), table, ttl=timedelta(days=self.settings.ledger_ttl_days))
+            Ledger(session.client("dynamodb", config=config), table, ttl=timedelta(days=self.settings.ledger_ttl_days))
             if table
             else None
         )

@@ -186,29 +186,73 @@ def test_a_claim_left_by_a_crashed_run_is_not_lost(aws: AwsResources) -> None:
 
 
 class ConfirmFails:
-    """The real (moto) DynamoDB client, whose UpdateItem (the confirm) is down."""
+    """The real (moto) DynamoDB client, whose UpdateItem (the confirm) fails ``times`` times (always by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, times: int = -1) -> None:
         self.real: Any = boto3.client("dynamodb")
+        self.times = times
+        self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def update_item(self, **_: Any) -> None:
+    def update_item(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.times == 0:
+            return self.real.update_item(**request)
+        self.times -= 1
         raise self.real.exceptions.ClientError(
             {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "UpdateItem"
         )
 
 
-def test_a_failing_confirm_is_reported_for_every_sent_restore(aws: AwsResources) -> None:
+def confirm_forwarder(aws: AwsResources, dynamodb: ConfirmFails, pauses: list[float]) -> FailedRestoreForwarder:
     publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    return FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), sleep=pauses.append)
+
+
+def test_a_failing_confirm_is_retried_then_reported_for_every_sent_restore(aws: AwsResources) -> None:
+    dynamodb, pauses = ConfirmFails(), list[float]()
     restores = [failed(f"r-{n}") for n in range(3)]
     with pytest.raises(ForwardingError) as raised:
-        FailedRestoreForwarder(publisher, Ledger(ConfirmFails(), aws.table_name)).forward(restores)
-    # All three were sent (none is "unsent"), and all three are named as unmarked
+        confirm_forwarder(aws, dynamodb, pauses).forward(restores)
+    # All three were sent (none is "unsent"), marking was tried 5 times each, and all three are named as unmarked
     assert raised.value.unsent == []
     assert raised.value.unconfirmed == ["r-0", "r-1", "r-2"]
+    assert dynamodb.calls == 3 * 5
+    assert len(pauses) == 4
     assert queued_ids(aws) == ["r-0", "r-1", "r-2"]
+
+
+def test_a_confirm_that_fails_for_a_moment_is_retried_and_nothing_is_left_claimed(aws: AwsResources) -> None:
+    # Given a ledger whose first two marks fail (a blip that would otherwise leave a live claim behind)
+    dynamodb, pauses = ConfirmFails(times=2), list[float]()
+    outcome = confirm_forwarder(aws, dynamodb, pauses).forward([failed("r-0"), failed("r-1")])
+    # Then both are queued and marked: a second run counts them as forwarded instead of failing on in-flight claims
+    assert outcome.queued == 2
+    assert (
+        confirm_forwarder(aws, ConfirmFails(times=0), []).forward([failed("r-0"), failed("r-1")]).already_forwarded == 2
+    )
+    assert queued_ids(aws) == ["r-0", "r-1"]
+
+
+def test_marking_gives_up_rather_than_outlive_the_deadline(aws: AwsResources) -> None:
+    # Given a deadline 3 s away, and a pause between marks that takes 5 s
+    now = [0.0]
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += 5.0
+
+    dynamodb = ConfirmFails()
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), sleep=pause)
+    with pytest.raises(ForwardingError) as raised:
+        forwarder.forward([failed("r-0")], Deadline.after(3.0, clock=lambda: now[0]))
+    # Then it marked twice, with one pause between, and stopped once the deadline had passed
+    assert raised.value.unconfirmed == ["r-0"]
+    assert (dynamodb.calls, len(pauses)) == (2, 1)
 
 
 def test_claiming_stops_before_the_deadline_and_says_what_is_left(aws: AwsResources) -> None:
