@@ -111,8 +111,12 @@ def create_ledger_table(name: str) -> None:
     )
 
 
-def receive_all(queue_url: str) -> list[dict[str, Any]]:
-    """Every message now in the queue, with its attributes; hidden for a minute, not deleted."""
+def receive_all(queue_url: str, *, visible_again: bool = False) -> list[dict[str, Any]]:
+    """Every message now in the queue, with its attributes; not deleted.
+
+    Received messages are hidden for a minute, so that each is read once; ``visible_again`` then
+    makes them visible at once, for a caller that reads the queue again later.
+    """
     import boto3
 
     sqs = boto3.client("sqs")
@@ -124,7 +128,17 @@ def receive_all(queue_url: str) -> list[dict[str, Any]]:
         if not batch:
             break
         received.update((message["MessageId"], dict(message)) for message in batch)
-    return list(received.values())
+    messages = list(received.values())
+    if visible_again:
+        for start in range(0, len(messages), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for index, message in enumerate(messages[start : start + 10])
+                ],
+            )
+    return messages
 
 
 def say(message: str) -> None:
