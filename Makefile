@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test run serve lint typecheck unit emulator bench lock clean
+.PHONY: test run serve lint typecheck security unit emulator bench lock clean
 
-test: lint typecheck unit ## everything CI checks
+test: lint typecheck security unit ## everything CI checks
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed" if sys.version_info < (3, 11) else 0)'
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+security: $(STAMP) ## bandit over the shipped code and the dev kit
+	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit
 
 unit: $(STAMP)
 	$(BIN)/pytest

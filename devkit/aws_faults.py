@@ -61,7 +61,7 @@ class AwsFaults:
     injected: Counter[str] = field(default_factory=Counter)  # "Operation:Code" -> how many were injected
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        self._random = random.Random(self.seed)  # seeded so faults replay, not crypto  # nosec B311
 
     def clear(self) -> None:
         self.rate = self.partial_rate = 0.0

@@ -63,7 +63,7 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
             environ.update(
                 AWS_ENDPOINT_URL=endpoint,
                 AWS_ACCESS_KEY_ID="local",
-                AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key
+                AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key  # nosec B106
                 AWS_DEFAULT_REGION=environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
             )
             environ.pop("AWS_SESSION_TOKEN", None)

@@ -237,7 +237,7 @@ class QueuePublisher:
                 if not pending:
                     break
             if attempt + 1 < self._max_attempts:
-                self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter, not crypto
+                self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter, not crypto  # nosec B311
         return acknowledged, [restore for _, restore in pending.values()]
 
 
@@ -339,7 +339,7 @@ class FailedRestoreForwarder:
         unconfirmed = sent
         for attempt in range(self._confirm_attempts):
             if attempt:
-                pause = random.uniform(0, self._confirm_delay * 2**attempt)  # noqa: S311 - jitter, not crypto
+                pause = random.uniform(0, self._confirm_delay * 2**attempt)  # noqa: S311 - jitter, not crypto  # nosec B311
                 if pause >= deadline.remaining():
                     break
                 self._sleep(pause)

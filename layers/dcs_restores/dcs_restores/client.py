@@ -240,7 +240,7 @@ class DcsRestoresClient:
                 extra={"error": str(last_error), "attempt": attempt + 1, "retry_in_seconds": round(delay, 3)},
             )
             self._pause(delay, abandon)
-        assert last_error is not None
+        assert last_error is not None  # for mypy: RetryPolicy keeps max_attempts >= 1  # nosec B101
         if isinstance(last_error, DcsUnavailableError | DcsTimeoutError):
             last_error.message += f" after {attempt + 1} attempt(s)"
         raise last_error
