@@ -24,8 +24,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-security: $(STAMP) ## bandit over the shipped code and the dev kit
+security: $(STAMP) ## bandit over the shipped code and the dev kit; pip-audit over the pinned dependencies
 	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit
+	$(BIN)/python -m devkit.audit
 
 unit: $(STAMP)
 	$(BIN)/pytest
