@@ -88,6 +88,7 @@ def test_the_function_role_allows_only_what_the_code_calls(transformed: dict[str
         "sqs:SendMessage",  # SendMessageBatch to the failed-restores queue; on-failure destination
         "secretsmanager:GetSecretValue",
         "dynamodb:PutItem",
+        "dynamodb:GetItem",  # a refused claim is read back: forwarded, or held by another run
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     }
