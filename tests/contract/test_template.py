@@ -5,39 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-
-ROOT = Path(__file__).parent.parent.parent
-TEMPLATE = ROOT / "template.yaml"
-
-
-class OfflinePolicyLoader:
-    """The translator asks IAM for managed policy ARNs; answer from a table instead."""
-
-    def load(self) -> dict[str, str]:
-        return {
-            "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-            "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-        }
-
-
-@pytest.fixture(scope="module")
-def transformed() -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-        template = yaml_parse(TEMPLATE.read_text())
-        for resource in template["Resources"].values():
-            properties = resource.get("Properties", {})
-            for key in ("CodeUri", "ContentUri"):
-                if key in properties:
-                    properties[key] = f"s3://placeholder-bucket/{key}.zip"
-        yield transform(template, {}, OfflinePolicyLoader())
+from .conftest import ROOT, TEMPLATE
 
 
 def test_cfn_lint_passes() -> None:
@@ -67,33 +38,6 @@ def test_the_function_targets_python313_on_arm64_with_the_layer(transformed: dic
     assert function["Layers"] == [{"Ref": next(iter(resources(transformed, "AWS::Lambda::LayerVersion")))}]
     assert (ROOT / "functions/restore_watch/app.py").exists()
     assert (ROOT / "layers/dcs_restores/requirements.txt").exists()
-
-
-def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in role["Properties"].get("Policies", [])
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
-
-
-def test_the_function_role_allows_only_what_the_code_calls(transformed: dict[str, Any]) -> None:
-    role = transformed["Resources"]["RestoreWatchFunctionRole"]
-    granted = {
-        action
-        for statement in statements(role)
-        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
-    }
-    assert granted == {
-        "sqs:SendMessage",  # SendMessageBatch to the failed-restores queue; on-failure destination
-        "secretsmanager:GetSecretValue",
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",  # a refused claim is read back: forwarded, or held by another run
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    }
-    for statement in statements(role):
-        assert "*" not in json.dumps(statement["Resource"]).replace("${AWS::", "")
 
 
 def test_failed_invokes_land_in_a_standard_queue(transformed: dict[str, Any]) -> None:
