@@ -46,6 +46,7 @@ SCRIPTED_ERRORS = {
     400: (BAD_PARAMETER, "Invalid request."),
     401: (AUTH_FAILED, "Incorrect IAM authentication information."),
     403: ("APIGW.0305", "The request is forbidden."),
+    404: NOT_FOUND,
     429: ("APIGW.0308", "The throttling threshold has been reached."),
 }
 

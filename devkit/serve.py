@@ -77,6 +77,23 @@ def make_server(port: int) -> ThreadingHTTPServer:
             self.wfile.write(body)
             self.log_message('"GET %s" %s %.2f s', self.path, answer.get("statusCode"), time.monotonic() - started)
 
+        def _no_route(self) -> None:
+            """What API Gateway answers itself for a method the template routes nowhere: the function never sees it."""
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"message":"Not Found"}'
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            self.log_message('"%s %s" 404 (no route)', self.command, self.path)
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("do_"):  # every method but GET, whatever its name (POST, TRACE, QUERY...)
+                return self._no_route
+            raise AttributeError(name)
+
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     return server

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +72,22 @@ def fresh_container() -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
-EVENTS = Path(__file__).parent.parent / "events"
+ROOT = Path(__file__).parent.parent
+EVENTS = ROOT / "events"
+CLI = [sys.executable, "-m", "devkit"]  # the dcs-restore-watch command
+
+
+def clean_environment() -> dict[str, str]:
+    """No cloud settings at all (the embedded default must carry the run), and not inside a make."""
+    prefixes = ("DCS_", "AWS_", "FAILED_RESTORES_", "RESTORE_LEDGER_", "POWERTOOLS_", "MAKE", "MFLAGS")
+    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def load_event(name: str) -> dict[str, Any]:

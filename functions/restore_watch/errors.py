@@ -10,6 +10,7 @@ from dcs_restores import (
     DcsBadRequestError,
     DcsError,
     DcsInvalidResponseError,
+    DcsNotFoundError,
     DcsTimeoutError,
     DcsUnavailableError,
     InvalidQueryError,
@@ -35,7 +36,8 @@ def bad_input(field: str, message: str) -> ErrorResponse:
     return ErrorResponse(400, "invalid_request", f"{field}: {message}", {"field": field})
 
 
-_UPSTREAM: dict[type[DcsError], tuple[int, str, str]] = {
+_UPSTREAM: dict[type[DcsError], tuple[int, str, str]] = {  # most specific first
+    DcsNotFoundError: (404, "instance_not_found", "DCS has no such instance in this project."),
     DcsAuthError: (502, "dcs_auth_failed", "DCS refused this function's credentials."),
     DcsBadRequestError: (502, "dcs_rejected", "DCS rejected the request."),
     DcsUnavailableError: (502, "dcs_unavailable", "DCS is unavailable; try again later."),

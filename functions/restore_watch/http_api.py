@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict
 
+from dcs_restores import InvalidRecord, RestoreRecord, RestoreStatus
 from dcs_restores.query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
 
 from .errors import ErrorResponse, bad_input, error_response
@@ -20,12 +24,50 @@ from .triggers import build_query
 API_TITLE = "dcs-restore-watch"
 API_VERSION = "1.0.0"
 TIME_HELP = "yyyyMMddHHmmss (UTC) or ISO 8601 with an offset"
+EXAMPLE_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 
 resolver = APIGatewayHttpResolver(enable_validation=True)
 
 
+# What the OpenAPI document promises; RestoreReport.payload() and errors.ErrorResponse build the bodies.
+class Window(BaseModel):
+    begin: datetime
+    end: datetime
+
+
+class Forwarded(BaseModel):
+    queued: int
+    already_forwarded: int
+
+
+class RestorePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str
+    project_id: str
+    window: Window
+    total: int
+    records: list[RestoreRecord]
+    counts: dict[RestoreStatus, int]
+    invalid_records: list[InvalidRecord]
+    truncated: bool
+    forwarded: Forwarded
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
 class ErrorBody(BaseModel):
-    error: dict[str, Any]
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+def _answer(description: str, model: type[BaseModel] = ErrorBody) -> OpenAPIResponse:
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
 
 
 @resolver.get(
@@ -33,16 +75,21 @@ class ErrorBody(BaseModel):
     summary="List the restore records of a DCS instance in a time window",
     description="Reads the whole window unless offset or limit is given; forwards failed restores to SQS once.",
     responses={
-        200: {"description": "The normalised payload"},
-        400: {"description": "Bad input; error.details.field names it"},
-        502: {"description": "DCS rejected the request, failed or answered garbage"},
-        504: {"description": "DCS did not answer in time"},
+        200: _answer("The normalised payload", RestorePayload),
+        400: _answer("Bad input; error.details.field names it"),
+        404: _answer("DCS has no such instance, or no such route"),
+        500: _answer("The function is misconfigured; error.details.variable names the setting"),
+        502: _answer("DCS rejected the request, failed or answered garbage"),
+        503: _answer("Some failed restores could not be queued; error.details.unsent_restore_ids names them"),
+        504: _answer("DCS did not answer in time"),
     },
 )
 def list_restores(
-    instance_id: Annotated[str, Path(pattern=SAFE_ID_PATTERN, description="DCS instance ID")],
-    begin_time: Annotated[str, Query(description=TIME_HELP, max_length=40)],
-    end_time: Annotated[str, Query(description=TIME_HELP, max_length=40)],
+    instance_id: Annotated[
+        str, Path(pattern=SAFE_ID_PATTERN, description="DCS instance ID", examples=[EXAMPLE_INSTANCE_ID])
+    ],
+    begin_time: Annotated[str, Query(description=TIME_HELP, max_length=40, examples=["20240101000000"])],
+    end_time: Annotated[str, Query(description=TIME_HELP, max_length=40, examples=["2024-01-01T06:00:00Z"])],
     offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
     project_id: Annotated[str | None, Query(pattern=SAFE_ID_PATTERN)] = None,
@@ -56,8 +103,14 @@ def list_restores(
 
 @resolver.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    document = resolver.get_openapi_json_schema(title=API_TITLE, version=API_VERSION)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
+    document = json.loads(resolver.get_openapi_json_schema(title=API_TITLE, version=API_VERSION))
+    # Powertools documents a 422 for validation errors; this API answers those with 400 instead.
+    for path in document["paths"].values():
+        for operation in path.values():
+            operation["responses"].pop("422", None)
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(unused, None)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(document))
 
 
 @resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]

@@ -24,6 +24,7 @@ class Settings(BaseModel):
 
     dcs_endpoint: str
     dcs_project_id: SafeId
+    allowed_project_ids: frozenset[SafeId] = frozenset()  # besides dcs_project_id; comma-separated in the env
     dcs_credentials_secret: str | None = None
     dcs_ak: SecretStr | None = None
     dcs_sk: SecretStr | None = None
@@ -39,6 +40,14 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("allowed_project_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+    def may_read(self, project_id: str) -> bool:
+        return project_id == self.dcs_project_id or project_id in self.allowed_project_ids
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

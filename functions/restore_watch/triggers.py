@@ -131,6 +131,8 @@ def build_query(
         offset=offset,
         limit=limit,
     )
+    if not settings.may_read(query.project_id):  # the function's credentials are not for any project a caller names
+        raise InvalidQueryError("project_id", "is not a project this function reads (see ALLOWED_PROJECT_IDS)")
     if query.end_time - query.begin_time > timedelta(days=settings.max_window_days):
         raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
     return query

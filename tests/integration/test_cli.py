@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
-import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,18 +14,10 @@ import requests
 from devkit.emulator import DEFAULT_AK, DEFAULT_PROJECT_ID, Emulator
 from devkit.seed import generate_records
 
-from ..support import EVENTS
+from ..support import CLI, EVENTS, ROOT, clean_environment
 
-ROOT = Path(__file__).parent.parent.parent
-CLI = [sys.executable, "-m", "devkit"]
 # What `invoke` does with each event file: exit code, and whether stdout holds the handler's result
 EXPECTED_EXIT = {name: (1 if name.startswith("bad-") else 0) for name in (p.name for p in EVENTS.glob("*.json"))}
-
-
-def clean_environment() -> dict[str, str]:
-    """No cloud settings at all (the embedded default must carry the run), and not inside a make."""
-    prefixes = ("DCS_", "AWS_", "FAILED_RESTORES_", "RESTORE_LEDGER_", "POWERTOOLS_", "MAKE", "MFLAGS")
-    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -87,34 +75,6 @@ def test_bad_usage_is_one_clear_line(args: list[str], message: str) -> None:
         f"dcs-restore-watch: {message}"
     )
     assert len(done.stderr.strip().splitlines()) == 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_environment(),
-        cwd=ROOT,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        assert banner.startswith("serving the HTTP API on ")
-        yield banner.split()[-1]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_serve_answers_a_valid_query(served: str) -> None:

@@ -15,6 +15,7 @@ from dcs_restores import (
     DcsAuthError,
     DcsBadRequestError,
     DcsInvalidResponseError,
+    DcsNotFoundError,
     DcsRestoresClient,
     DcsTimeoutError,
     DcsUnavailableError,
@@ -105,10 +106,22 @@ def test_a_bad_request_carries_dcs_error_code_and_request_id(emulator: Emulator,
     assert "limit" in str(raised.value)
 
 
-def test_an_unknown_instance_is_a_bad_request(emulator: Emulator, make_client: MakeClient) -> None:
-    with pytest.raises(DcsBadRequestError) as raised:
+def test_an_unknown_instance_is_not_found(emulator: Emulator, make_client: MakeClient) -> None:
+    with pytest.raises(DcsNotFoundError) as raised:
         make_client().list_restores(window_query(instance_id="no-such-instance"))
-    assert raised.value.status == 404
+    assert (raised.value.status, raised.value.error_code) == (404, "DCS.4204")
+    assert isinstance(raised.value, DcsBadRequestError)  # callers that catch bad requests still catch it
+
+
+def test_the_api_gateways_own_404_is_a_bad_request_not_a_missing_instance(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # A 404 from the gateway (APIGW.0101: no such API) means a wrong endpoint, not a missing instance
+    emulator.script(Scripted(status=404))
+    with pytest.raises(DcsBadRequestError) as raised:
+        make_client().list_restores(window_query())
+    assert not isinstance(raised.value, DcsNotFoundError)
+    assert raised.value.error_code == "APIGW.0101"
 
 
 def test_wrong_credentials_are_an_auth_error_that_shows_no_secret(emulator: Emulator, make_client: MakeClient) -> None:

@@ -23,7 +23,11 @@ from ..support import AwsResources, load_event
 
 
 def http(event_name: str = "http-get-window.json") -> tuple[int, dict[str, Any]]:
-    answer = lambda_handler(load_event(event_name), LocalContext())
+    return http_event(load_event(event_name))
+
+
+def http_event(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    answer = lambda_handler(event, LocalContext())
     return answer["statusCode"], json.loads(answer["body"])
 
 
@@ -230,6 +234,26 @@ def test_http_bad_input_is_400_naming_the_field(
     assert emulator.restore_requests() == []
 
 
+def test_an_instance_dcs_does_not_know_is_404_over_http(function_env: dict[str, str]) -> None:
+    event = load_event("http-get-window.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/instances/no-such-instance/restores"
+    event["pathParameters"] = {"instance_id": "no-such-instance"}
+    status, body = http_event(event)
+    assert status == 404
+    assert body["error"]["code"] == "instance_not_found"
+    assert body["error"]["details"]["dcs_error_code"] == "DCS.4204"
+
+
+def test_a_project_the_function_does_not_read_is_400_and_dcs_is_not_asked(
+    function_env: dict[str, str], emulator: Emulator
+) -> None:
+    event = load_event("http-get-window.json")
+    event["queryStringParameters"]["project_id"] = "ffffffffffffffffffffffffffffffff"
+    status, body = http_event(event)
+    assert (status, body["error"]["details"]) == (400, {"field": "project_id"})
+    assert emulator.restore_requests() == []
+
+
 def test_an_unknown_route_is_404(function_env: dict[str, str]) -> None:
     event = load_event("http-get-openapi.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/admin"
@@ -242,7 +266,7 @@ def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, s
     event = load_event("schedule-scheduler-many.json")
     event["instance_ids"] = ["no-such-instance", event["instance_ids"][0]]
     # When it runs, Then the invoke fails naming the instance...
-    with pytest.raises(InstancesFailedError, match="no-such-instance: DcsBadRequestError") as raised:
+    with pytest.raises(InstancesFailedError, match="no-such-instance: DcsNotFoundError") as raised:
         lambda_handler(event, LocalContext())
     assert list(raised.value.failures) == ["no-such-instance"]
     # ...and the second instance's failed restores were forwarded all the same

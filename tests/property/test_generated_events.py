@@ -21,9 +21,11 @@ SETTINGS = Settings(
     dcs_credentials_secret="secret",
     failed_restores_queue_url="https://sqs.example.com/1/q",
     dcs_instance_id="i-1",
+    allowed_project_ids=frozenset({"p2", "p3"}),
 )
 HOSTILE_IDS = ["../x", "%2F", "a/b", "a b", "\u00e9", "\x00", "x" * 65, "", ".", "a\nb"]
 ids = st.one_of(
+    st.sampled_from(["proj", "p2", "p3"]),  # the projects the function reads
     st.from_regex(SAFE_ID_PATTERN, fullmatch=True),
     st.sampled_from(HOSTILE_IDS),
     st.text(max_size=80),
@@ -102,6 +104,7 @@ def test_every_event_is_a_valid_query_or_a_named_refusal(event: Any) -> None:
     assert queries
     for query in queries:
         assert isinstance(query, RestoreQuery)
+        assert SETTINGS.may_read(query.project_id)
         for value in (query.project_id, query.instance_id):
             assert value.replace("-", "").replace("_", "").isalnum()
             assert value.isascii()

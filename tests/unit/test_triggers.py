@@ -13,6 +13,7 @@ SETTINGS = Settings(
     dcs_credentials_secret="secret",
     failed_restores_queue_url="https://sqs.example.com/1/q",
     max_window_days=7,
+    allowed_project_ids=frozenset({"p2"}),
 )
 
 
@@ -34,6 +35,27 @@ def test_several_instances_give_one_query_each_in_order() -> None:
         SETTINGS,
     )
     assert [(query.instance_id, query.project_id) for query in queries] == [("i-1", "p2"), ("i-2", "p2"), ("i-3", "p2")]
+
+
+def test_a_project_the_function_does_not_read_is_refused_before_dcs() -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        queries_from_event(
+            {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p3"}, SETTINGS
+        )
+    assert refused.value.field == "project_id"
+
+
+def test_allowed_projects_come_comma_separated_from_the_environment() -> None:
+    environ = {
+        "DCS_ENDPOINT": "https://dcs.example.com",
+        "DCS_PROJECT_ID": "proj",
+        "DCS_CREDENTIALS_SECRET": "secret",
+        "FAILED_RESTORES_QUEUE_URL": "https://sqs.example.com/1/q",
+        "ALLOWED_PROJECT_IDS": " p2, p3 ,,",
+    }
+    settings = Settings.from_env(environ)
+    assert settings.allowed_project_ids == {"p2", "p3"}
+    assert [settings.may_read(project) for project in ("proj", "p2", "p3", "p4")] == [True, True, True, False]
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from .errors import (
     DcsBadRequestError,
     DcsError,
     DcsInvalidResponseError,
+    DcsNotFoundError,
     DcsTimeoutError,
     DcsUnavailableError,
 )
@@ -289,6 +290,10 @@ def _raise_for_status(answer: _Answer) -> None:
         return
     if status in (401, 403):
         raise _error_from(DcsAuthError, answer, "DCS refused the credentials")
+    if status == 404:
+        missing = _error_from(DcsNotFoundError, answer, "DCS has no such instance")
+        if not (missing.error_code or "").startswith("APIGW."):  # APIGW.0101: no such API, i.e. a wrong endpoint
+            raise missing
     if 400 <= status < 500:
         raise _error_from(DcsBadRequestError, answer, "DCS rejected the request")
     raise _error_from(DcsInvalidResponseError, answer, f"unexpected HTTP status {status} from DCS")

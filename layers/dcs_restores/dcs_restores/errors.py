@@ -50,6 +50,10 @@ class DcsBadRequestError(DcsError):
     """DCS rejected the request (400, or another 4xx that is not about authentication)."""
 
 
+class DcsNotFoundError(DcsBadRequestError):
+    """DCS has no such instance (404 with a DCS error code; the API gateway's own 404 is a bad request)."""
+
+
 class DcsAuthError(DcsError):
     """DCS refused our credentials or signature (401/403)."""
 
