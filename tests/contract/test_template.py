@@ -75,3 +75,15 @@ def test_the_dashboard_body_is_json(transformed: dict[str, Any]) -> None:
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(body)["widgets"]  # ${...} substitutions sit inside JSON strings
     assert len(widgets) == 4
+
+
+def test_the_function_environment_is_what_the_settings_read(transformed: dict[str, Any]) -> None:
+    from restore_watch.settings import Settings
+
+    variables = transformed["Resources"]["RestoreWatchFunction"]["Properties"]["Environment"]["Variables"]
+    ours = {name for name in variables if not name.startswith("POWERTOOLS_")}
+    readable = {field.upper() for field in Settings.model_fields}
+    required = {field.upper() for field, info in Settings.model_fields.items() if info.is_required()}
+    assert ours <= readable, f"set but never read: {sorted(ours - readable)}"
+    assert required <= ours
+    assert {"DCS_CREDENTIALS_SECRET", "RESTORE_LEDGER_TABLE", "ALLOWED_PROJECT_IDS"} <= ours
