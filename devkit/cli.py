@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import redirect_stdout
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = emulator.add_mutually_exclusive_group()
     source.add_argument("--records", type=int, default=40, help="number of seeded records (default: 40)")
     source.add_argument("--fixture", type=Path, help="a JSON file: a DCS 200 body or a list of records")
+    emulator.add_argument(
+        "--failed-every", type=int, default=5, help="seeded records: every Nth one failed (default: 5; 0: none)"
+    )
+    emulator.add_argument(
+        "--step-seconds", type=int, default=420, help="seeded records: seconds from one to the next (default: 420)"
+    )
     emulator.add_argument("--ak", default=DEFAULT_AK)
     emulator.add_argument("--sk", default=DEFAULT_SK)
     emulator.add_argument("--project-id", default=DEFAULT_PROJECT_ID)
@@ -118,11 +125,18 @@ def _serve(port: int) -> int:
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
-    try:
-        records = load_fixture(args.fixture) if args.fixture else generate_records(args.records)
-    except (OSError, ValueError, KeyError) as error:
-        say(f"cannot read the fixture: {error}")
+    if args.failed_every < 0 or args.step_seconds < 1:
+        say("--failed-every must be 0 or more, --step-seconds 1 or more")
         return USAGE_ERROR
+    if args.fixture:
+        try:
+            records = load_fixture(args.fixture)
+        except (OSError, ValueError, KeyError) as error:
+            say(f"cannot read the fixture: {error}")
+            return USAGE_ERROR
+    else:
+        step = timedelta(seconds=args.step_seconds)
+        records = generate_records(args.records, failed_every=args.failed_every, step=step)
     try:
         server = Emulator(
             records, instance_id=args.instance_id, project_id=args.project_id, ak=args.ak, sk=args.sk, port=args.port
