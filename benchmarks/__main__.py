@@ -1,4 +1,4 @@
-"""Run every benchmark and print one markdown table: ``python -m benchmarks [--quick]``."""
+"""Run the benchmarks and print one markdown table: ``python -m benchmarks [--quick] [--only NAME]``."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ import platform
 import sys
 from importlib.metadata import version
 
-from benchmarks import forwarding, imports, parsing, window
+from benchmarks import forwarding, imports, memory, parsing, window
 from benchmarks.timing import Row
-
-
-def seconds(value: float) -> str:
-    return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.1f} ms"
 
 
 def table(rows: list[Row]) -> str:
     lines = ["| benchmark | this project | reference | ratio | note |", "|---|---:|---:|---:|---|"]
     lines += [
-        f"| {row.benchmark} | {seconds(row.ours)} | {seconds(row.reference)} | {row.ratio:.2f}x | {row.note} |"
+        f"| {row.benchmark} | {row.show(row.ours)} | {row.show(row.reference)} | "
+        f"{'-' if row.ratio is None else f'{row.ratio:.2f}x'} | {row.note} |"
         for row in rows
     ]
     return "\n".join(lines)
@@ -34,17 +31,28 @@ def machine() -> str:
 
 
 def main() -> None:
+    plan = {  # name: (run, repeats, repeats with --quick)
+        "imports": (imports.run, 9, 3),
+        "parsing": (parsing.run, 30, 5),
+        "window": (window.run, 7, 1),
+        "forwarding": (forwarding.run, 1, 1),
+        "memory": (memory.run, 3, 1),
+    }
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run, not numbers to quote")
-    quick = parser.parse_args().quick
-    rows: list[Row] = []
-    plan = (
-        ("imports", imports.run, 3 if quick else 9),
-        ("parsing", parsing.run, 5 if quick else 30),
-        ("window", window.run, 1 if quick else 7),
-        ("forwarding", forwarding.run, 1),
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=plan,
+        metavar="NAME",
+        help=f"run only this group (repeatable): {', '.join(plan)}",
     )
-    for name, run, repeats in plan:
+    args = parser.parse_args()
+    rows: list[Row] = []
+    for name, (run, repeats, quick_repeats) in plan.items():
+        if args.only and name not in args.only:
+            continue
+        repeats = quick_repeats if args.quick else repeats
         print(f"running {name} ({repeats} repeats)...", file=sys.stderr, flush=True)
         rows += run(repeats)
     print(table(rows))

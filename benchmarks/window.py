@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,8 +27,8 @@ TARGET = 0.3
 
 
 @contextmanager
-def emulator(records: int, latency: float) -> Iterator[str]:
-    """The emulator's URL while it runs in a child process."""
+def emulator(records: int, latency: float, options: Sequence[str] = ()) -> Iterator[str]:
+    """The emulator's URL while it runs in a child process; ``options`` go to its command line."""
     command = [
         sys.executable,
         "-m",
@@ -38,6 +38,7 @@ def emulator(records: int, latency: float) -> Iterator[str]:
         str(records),
         "--latency-ms",
         str(latency * 1000),
+        *options,
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         try:
