@@ -81,11 +81,17 @@ def _invoke(event_file: Path) -> int:
         except Exception as error:  # the handler's named errors, as Lambda would report them
             say(f"{type(error).__name__}: {error}")
             return RUN_FAILED
-        print(json.dumps(result, indent=2))
+        _print_json(result)
         for line in summarise(result, time.monotonic() - started):
             say(line)
         _show_queue(services.queued_messages())
     return RUN_FAILED if failed(result) else 0
+
+
+def _print_json(value: Any) -> None:
+    """``print(json.dumps(value, indent=2))`` written as it is encoded: a payload can be tens of MB."""
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
 
 
 def _show_queue(messages: list[dict[str, Any]]) -> None:
