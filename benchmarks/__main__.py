@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib.metadata import version
 
-from benchmarks import forwarding, imports, memory, parsing, window
+from benchmarks import forwarding, imports, memory, parsing, sizes, window
 from benchmarks.timing import Row
 
 
@@ -37,6 +37,7 @@ def main() -> None:
         "window": (window.run, 7, 1),
         "forwarding": (forwarding.run, 1, 1),
         "memory": (memory.run, 3, 1),
+        "sizes": (sizes.run, 1, 1),
     }
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats: a smoke run, not numbers to quote")
