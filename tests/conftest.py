@@ -9,10 +9,10 @@ import pytest
 from moto import mock_aws
 
 from dcs_restores import Credentials, DcsRestoresClient, RetryPolicy
-from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from devkit.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
 from devkit.seed import generate_records
 
-from .support import AwsResources, RecordingSleep, fresh_container
+from .support import AwsResources, RecordingSleep, fresh_container, use_function_environment, use_moto_credentials
 
 
 @pytest.fixture
@@ -48,13 +48,7 @@ def make_client(emulator: Emulator, sleep: RecordingSleep) -> Iterator[Callable[
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
     """moto in-process: the failed-restores queue, the ledger table and the credentials secret."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_moto_credentials(monkeypatch)
     with mock_aws():
         yield AwsResources.create()
 
@@ -62,19 +56,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, aws: AwsResources) -> Iterator[dict[str, str]]:
     """The function's environment, pointed at the emulator and moto; a fresh container each test."""
-    env = {
-        "DCS_ENDPOINT": emulator.url,
-        "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
-        "DCS_CREDENTIALS_SECRET": aws.secret_name,
-        "DCS_INSTANCE_ID": DEFAULT_INSTANCE_ID,
-        "FAILED_RESTORES_QUEUE_URL": aws.queue_url,
-        "RESTORE_LEDGER_TABLE": aws.table_name,
-        "MAX_WINDOW_DAYS": "31",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_SERVICE_NAME": "dcs-restore-watch",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    fresh_container()
-    yield env
+    yield use_function_environment(
+        monkeypatch, emulator.url, aws.queue_url, aws.table_name, aws.secret_name, MAX_WINDOW_DAYS="31"
+    )
     fresh_container()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dcs_restores import RestoreQuery
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK
 from devkit.local import create_ledger_table, receive_all
@@ -60,6 +62,40 @@ class AwsResources:
     def messages(self) -> list[dict[str, Any]]:
         """Every message in the queue, received back from SQS (and left there)."""
         return receive_all(self.queue_url)
+
+
+def use_moto_credentials(monkeypatch: pytest.MonkeyPatch, endpoint: str | None = None) -> None:
+    """boto3 (the tests' and the function's) with moto's dummy keys; at moto's server when ``endpoint`` is given."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    if endpoint is not None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+
+
+def use_function_environment(
+    monkeypatch: pytest.MonkeyPatch, dcs_url: str, queue_url: str, table: str, secret: str, **extra: str
+) -> dict[str, str]:
+    """Point the function at these peers, as the template's environment would, in a fresh container."""
+    env = {
+        "DCS_ENDPOINT": dcs_url,
+        "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
+        "DCS_CREDENTIALS_SECRET": secret,
+        "DCS_INSTANCE_ID": DEFAULT_INSTANCE_ID,
+        "FAILED_RESTORES_QUEUE_URL": queue_url,
+        "RESTORE_LEDGER_TABLE": table,
+        "POWERTOOLS_TRACE_DISABLED": "1",
+        "POWERTOOLS_SERVICE_NAME": "dcs-restore-watch",
+        **extra,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("DCS_AK", "DCS_SK"):  # the secret is the only source of credentials here
+        monkeypatch.delenv(name, raising=False)
+    fresh_container()
+    return env
 
 
 def fresh_container() -> None:

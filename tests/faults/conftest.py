@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from devkit.aws_faults import AwsFaults, faulty_moto_server
-from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from devkit.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
 from devkit.local import create_ledger_table, receive_all
 from devkit.seed import generate_records
 
-from ..support import fresh_container
+from ..support import fresh_container, use_function_environment, use_moto_credentials
 
 RECORDS = 2500  # three pages of 1,000
 FAILED_EVERY = 50  # 50 failed restores: enough to batch, few enough for moto's O(n) SQS
@@ -59,15 +59,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     import boto3
 
     with faulty_moto_server() as (endpoint, faults):
-        for name, value in {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        use_moto_credentials(monkeypatch, endpoint)
         # moto's state is per process: names unique to this test keep tests apart
         suffix = uuid.uuid4().hex[:8]
         queue_url = boto3.client("sqs").create_queue(QueueName=f"failed-restores-{suffix}")["QueueUrl"]
@@ -82,21 +74,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 @pytest.fixture
 def function_env(monkeypatch: pytest.MonkeyPatch, dcs: Emulator, aws: Aws) -> Iterator[dict[str, str]]:
-    env = {
-        "DCS_ENDPOINT": dcs.url,
-        "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
-        "DCS_CREDENTIALS_SECRET": aws.secret_name,
-        "DCS_INSTANCE_ID": DEFAULT_INSTANCE_ID,
-        "FAILED_RESTORES_QUEUE_URL": aws.queue_url,
-        "RESTORE_LEDGER_TABLE": aws.table_name,
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "dcs-restore-watch",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DCS_AK", raising=False)
-    monkeypatch.delenv("DCS_SK", raising=False)
-    fresh_container()
-    yield env
+    yield use_function_environment(
+        monkeypatch, dcs.url, aws.queue_url, aws.table_name, aws.secret_name, POWERTOOLS_METRICS_DISABLED="true"
+    )
     fresh_container()
