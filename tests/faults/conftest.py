@@ -23,7 +23,8 @@ from devkit.seed import generate_records
 from ..support import fresh_container, use_function_environment, use_moto_credentials
 
 RECORDS = 2500  # three pages of 1,000
-FAILED_EVERY = 50  # 50 failed restores: enough to batch, few enough for moto's O(n) SQS
+FAILED_EVERY = 100  # 25 failed restores: three batches, and few enough for moto's O(n) SQS
+FAILED = RECORDS // FAILED_EVERY
 
 
 @dataclass

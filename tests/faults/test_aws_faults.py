@@ -23,7 +23,7 @@ from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
 from restore_watch.settings import ConfigurationError
 
 from ..support import fresh_container
-from .conftest import Aws
+from .conftest import FAILED, Aws
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
 
@@ -59,7 +59,7 @@ def test_batch_entries_reported_failed_are_resent(aws: Aws, records: list[dict[s
     payload = run()
     # Then the refused entries were resent within the run, and each restore is queued once
     assert aws.faults.injected["SendMessageBatch:Failed entries"] > 0
-    assert payload["forwarded"]["queued"] == 50
+    assert payload["forwarded"]["queued"] == FAILED
     assert aws.forwarded_ids() == failed_ids(records)
 
 
@@ -101,9 +101,9 @@ def test_a_ledger_that_throttles_its_marks_for_a_while_leaves_nothing_claimed(
 ) -> None:
     # Given DynamoDB throttling six marks in a row: more than botocore's three attempts
     aws.faults.script.extend([("UpdateItem", "ProvisionedThroughputExceededException")] * 6)
-    assert run()["forwarded"]["queued"] == 50
+    assert run()["forwarded"]["queued"] == FAILED
     # Then every restore was marked: a second run counts them all as already forwarded
-    assert run()["forwarded"]["already_forwarded"] == 50
+    assert run()["forwarded"]["already_forwarded"] == FAILED
     assert aws.forwarded_ids() == failed_ids(records)
 
 

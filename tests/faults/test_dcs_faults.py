@@ -14,6 +14,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from dcs_restores import DcsError, DcsInvalidResponseError, DcsTimeoutError, DcsUnavailableError
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator, Scripted
 from devkit.invoke import LocalContext
+from devkit.seed import vendor_time
 from restore_watch.app import lambda_handler
 from restore_watch.forwarding import ForwardingError
 
@@ -65,17 +67,17 @@ def total_shifts(delta: int) -> Callable[[Emulator, pytest.MonkeyPatch], None]:
     return apply
 
 
-# One drifted record per kind of schema drift, each on a failed restore: every 50th record from the
+# One drifted record per kind of schema drift, each on a failed restore: every 100th record from the
 # newest (window index 0 is the newest; records are seeded oldest first).
 DRIFT: dict[int, dict[str, Any]] = {
     0: {"status": "exploded"},
-    50: {"created_at": "yesterday"},
-    100: {"progress": "150"},
-    150: {"restore_id": None},
-    200: {"updated_at": "2024-13-45T99:99:99Z"},
-    250: {"error_code": ["dcs.08.0001"]},
-    300: {"status": None},
-    350: {"surprise": {"new": "field"}, "backup_remark": {}},  # an unknown field and an empty one: still valid
+    100: {"created_at": "yesterday"},
+    200: {"progress": "150"},
+    300: {"restore_id": None},
+    400: {"updated_at": "2024-13-45T99:99:99Z"},
+    500: {"error_code": ["dcs.08.0001"]},
+    600: {"status": None},
+    700: {"surprise": {"new": "field"}, "backup_remark": {}},  # an unknown field and an empty one: still valid
 }
 
 
@@ -150,14 +152,18 @@ def test_a_dcs_fault_loses_and_doubles_nothing(
 def test_duplicates_across_pages_are_forwarded_once(
     function_env: dict[str, str], dcs: Emulator, aws: Aws, records: list[dict[str, Any]]
 ) -> None:
-    # Given five new restores (two failed) that arrive after the first page, shifting the rest by five,
+    # Given five new restores (one failed) that arrive after the first page, shifting the rest by five,
     # and a failed restore DCS lists twice, on both sides of a page boundary
     arrivals = [
         {**copy.deepcopy(records[n]), "restore_id": f"late-{n}", "created_at": f"2024-01-20T00:00:{n:02d}.000Z"}
         for n in (0, 1, 2, 3, 49)
     ]
     arrivals[-1]["status"] = "failed"
-    twice = copy.deepcopy(records[1549])  # index 1549 (failed) sits at offset 950 of 2,500, newest first
+    # Seeded index 1499 (failed) is window index 1000, the first of page two; its copy, a second
+    # newer, is window index 999, the last of page one
+    twice = copy.deepcopy(records[1499])
+    created = datetime.fromisoformat(twice["created_at"].replace("Z", "+00:00")) + timedelta(seconds=1)
+    twice["created_at"] = vendor_time(created)
     dcs.add_records([twice])
     dcs.faults.arrivals = arrivals
     payload = lambda_handler(dict(EVENT), LocalContext())
