@@ -159,3 +159,22 @@ def test_seeded_records_are_valid_and_deterministic() -> None:
     assert len(page.records) == 100
     assert page.invalid == []
     assert {info.status for info in page.records} == set(RestoreStatus)
+
+
+@pytest.mark.parametrize("drifted", [False, True], ids=["one call", "record by record"])
+def test_records_given_the_same_fields_share_one_set_of_them(drifted: bool) -> None:
+    # Given a page: two records with a remark, one without, one with again (and maybe a bad one: the slow path)
+    full = {"restore_id", "status", "restore_remark"}
+    given = [record(restore_id=name, restore_remark="r") for name in ("a", "b")]
+    given += [record(restore_id="c"), record(restore_id="d", restore_remark="r")]
+    if drifted:
+        given.append(record(restore_id="x", status="exploded"))
+    first, second, sparse, fourth = parse_page(body(*given), 0).records
+    # Then each still reports exactly the fields it was given
+    assert first.model_fields_set == second.model_fields_set == fourth.model_fields_set == full
+    assert sparse.model_fields_set == {"restore_id", "status"}
+    # And neighbours given the same fields hold one set between them, which a copy does not share
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
+    changed = second.model_copy(update={"backup_remark": "changed"})
+    assert changed.__pydantic_fields_set__ is not second.__pydantic_fields_set__
+    assert first.model_fields_set == full

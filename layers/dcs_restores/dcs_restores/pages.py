@@ -60,7 +60,7 @@ def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
     except ValidationError:
         pass
     else:
-        return Page(offset, page.total_num, page.restore_record_response or [], [])
+        return Page(offset, page.total_num, _share_fields_sets(page.restore_record_response or []), [])
     try:
         raw = _RawPage.model_validate_json(body)
     except ValidationError as error:
@@ -85,7 +85,24 @@ def _record_by_record(raw: _RawPage, offset: int) -> Page:
                     reason=_summarise(error),
                 )
             )
-    return Page(offset, raw.total_num, records, invalid)
+    return Page(offset, raw.total_num, _share_fields_sets(records), invalid)
+
+
+def _share_fields_sets(records: list[RestoreRecord]) -> list[RestoreRecord]:
+    """Let records that were given the same fields share one set of their names.
+
+    pydantic keeps that set per instance: 0.7 kB of a record's 1.8 kB, and the records of a page
+    nearly always have the same one. Records are frozen, so pydantic never changes the set (a
+    copy gets its own); sharing it took a 100,000-record window's records from 175 to 105 MiB.
+    """
+    previous: set[str] | None = None
+    for record in records:
+        fields = record.__pydantic_fields_set__
+        if fields == previous:
+            object.__setattr__(record, "__pydantic_fields_set__", previous)
+        else:
+            previous = fields
+    return records
 
 
 def _summarise(error: ValidationError) -> str:
