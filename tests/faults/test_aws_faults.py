@@ -22,7 +22,7 @@ from restore_watch.app import lambda_handler
 from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
 from restore_watch.settings import ConfigurationError
 
-from ..support import fresh_container
+from ..support import free_port, fresh_container
 from .conftest import FAILED, Aws
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
@@ -150,6 +150,19 @@ def test_secrets_manager_down_is_a_configuration_error_that_logs_no_credentials(
         run()
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
     assert "could not be read" in str(raised.value)
+    logged = logged_text(capsys, verbose_logs)
+    assert DEFAULT_SK not in logged
+    assert DEFAULT_AK not in logged
+
+
+@pytest.mark.usefixtures("function_env")
+def test_secrets_manager_unreachable_is_a_configuration_error_that_logs_no_credentials(
+    monkeypatch: pytest.MonkeyPatch, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    with pytest.raises(ConfigurationError, match="could not be read") as raised:
+        run()
+    assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
     logged = logged_text(capsys, verbose_logs)
     assert DEFAULT_SK not in logged
     assert DEFAULT_AK not in logged
