@@ -61,7 +61,7 @@ class AwsResources:
 
     def messages(self) -> list[dict[str, Any]]:
         """Every message in the queue, received back from SQS (and left there)."""
-        return receive_all(self.queue_url)
+        return receive_all(self.queue_url, visible_again=True)
 
 
 def use_moto_credentials(monkeypatch: pytest.MonkeyPatch, endpoint: str | None = None) -> None:

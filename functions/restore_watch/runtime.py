@@ -16,10 +16,11 @@ from .settings import ConfigurationError, Settings
 logger = logging.getLogger(__name__)
 
 # botocore's defaults (legacy retries, up to 10 attempts for DynamoDB; 60 s reads) could outlast
-# the invocation: standard retries and short timeouts leave the deadline to the forwarder.
+# the invocation. With these, one call takes at most about 3 x (2 s + 5 s), and the forwarder
+# starts no call with less than a second left.
 AWS_RETRIES: Any = {"mode": "standard", "max_attempts": 3}
-AWS_CONNECT_TIMEOUT = 3.0
-AWS_READ_TIMEOUT = 10.0
+AWS_CONNECT_TIMEOUT = 2.0
+AWS_READ_TIMEOUT = 5.0
 
 
 class Runtime:

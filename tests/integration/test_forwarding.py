@@ -250,30 +250,58 @@ def test_marking_gives_up_rather_than_outlive_the_deadline(aws: AwsResources) ->
     forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), sleep=pause)
     with pytest.raises(ForwardingError) as raised:
         forwarder.forward([failed("r-0")], Deadline.after(3.0, clock=lambda: now[0]))
-    # Then it marked twice, with one pause between, and stopped once the deadline had passed
+    # Then it marked once, paused once, and tried no mark past the deadline
     assert raised.value.unconfirmed == ["r-0"]
-    assert (dynamodb.calls, len(pauses)) == (2, 1)
+    assert (dynamodb.calls, len(pauses)) == (1, 1)
 
 
-def test_claiming_stops_before_the_deadline_and_says_what_is_left(aws: AwsResources) -> None:
-    # Given a deadline 6 s away on a clock that moves a second per look, and 2 s kept for sending
-    now = [0.0]
+class SlowDynamoDb:
+    """The real (moto) DynamoDB client, on a clock where each call takes a second."""
 
-    def clock() -> float:
-        now[0] += 1.0  # each look at the clock is a second later
-        return now[0]
+    def __init__(self) -> None:
+        self.real: Any = boto3.client("dynamodb")
+        self.now = 0.0
+        self.calls: list[str] = []
 
-    deadline = Deadline.after(6.0, clock=clock)
+    def __getattr__(self, name: str) -> Any:
+        def call(**request: Any) -> Any:
+            self.now += 1.0
+            self.calls.append(name)
+            return getattr(self.real, name)(**request)
+
+        return call
+
+
+def test_claiming_stops_while_there_is_time_to_send_and_mark_what_was_taken(aws: AwsResources) -> None:
+    # Given a deadline 10 s away, a ledger call that takes 1 s, and 2 s kept back
+    dynamodb = SlowDynamoDb()
+    deadline = Deadline.after(10.0, clock=lambda: dynamodb.now)
     publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name)
+    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), claim_reserve=2.0)
     with pytest.raises(ForwardingError) as raised:
-        FailedRestoreForwarder(publisher, ledger, claim_reserve=2.0).forward(
-            [failed(f"r-{n}") for n in range(5)], deadline
-        )
-    # Then what was claimed went out, and the rest is named for the retry
+        forwarder.forward([failed(f"r-{n}") for n in range(8)], deadline)
+    # Then claiming stopped with 6 s left, the 2 s plus a second (and a fifth) to mark each of the 4 taken
+    assert dynamodb.calls == ["put_item"] * 4 + ["update_item"] * 4
     assert queued_ids(aws) == ["r-0", "r-1", "r-2", "r-3"]
-    assert raised.value.unsent == ["r-4"]
-    assert "1 were not claimed before the deadline" in str(raised.value)
+    # And the rest is named for the retry, which sends it
+    assert raised.value.unsent == ["r-4", "r-5", "r-6", "r-7"]
+    assert "4 were not claimed before the deadline" in str(raised.value)
+    forwarder.forward([failed(f"r-{n}") for n in range(8)], Deadline.after(60.0, clock=lambda: dynamodb.now))
+    assert queued_ids(aws) == [f"r-{n}" for n in range(8)]
+
+
+def test_nothing_is_sent_or_marked_with_less_than_a_second_left(aws: AwsResources) -> None:
+    # Given a run whose deadline passes while it claims (each ledger call takes a second)
+    dynamodb = SlowDynamoDb()
+    deadline = Deadline.after(1.5, clock=lambda: dynamodb.now)
+    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
+    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), claim_reserve=0.0)
+    with pytest.raises(ForwardingError) as raised:
+        forwarder.forward([failed("r-0")], deadline)
+    # Then the one claim was given back, nothing was sent, and no mark was tried past the deadline
+    assert dynamodb.calls == ["put_item", "delete_item"]
+    assert raised.value.unsent == ["r-0"]
+    assert queued_ids(aws) == []
 
 
 def test_without_a_ledger_everything_is_sent(aws: AwsResources) -> None:
