@@ -113,15 +113,16 @@ def test_an_unknown_instance_is_not_found(emulator: Emulator, make_client: MakeC
     assert isinstance(raised.value, DcsBadRequestError)  # callers that catch bad requests still catch it
 
 
-def test_the_api_gateways_own_404_is_a_bad_request_not_a_missing_instance(
-    emulator: Emulator, make_client: MakeClient
+@pytest.mark.parametrize(("body", "code"), [("normal", "APIGW.0101"), ("not-json", None), ("empty", None)])
+def test_a_404_without_a_dcs_code_is_a_bad_request_not_a_missing_instance(
+    emulator: Emulator, make_client: MakeClient, body: Any, code: str | None
 ) -> None:
-    # A 404 from the gateway (APIGW.0101: no such API) means a wrong endpoint, not a missing instance
-    emulator.script(Scripted(status=404))
+    # The gateway's own 404 (APIGW.0101: no such API) or a proxy's page mean a wrong endpoint
+    emulator.script(Scripted(status=404, body=body))
     with pytest.raises(DcsBadRequestError) as raised:
         make_client().list_restores(window_query())
     assert not isinstance(raised.value, DcsNotFoundError)
-    assert raised.value.error_code == "APIGW.0101"
+    assert raised.value.error_code == code
 
 
 def test_wrong_credentials_are_an_auth_error_that_shows_no_secret(emulator: Emulator, make_client: MakeClient) -> None:

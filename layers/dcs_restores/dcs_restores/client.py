@@ -292,7 +292,8 @@ def _raise_for_status(answer: _Answer) -> None:
         raise _error_from(DcsAuthError, answer, "DCS refused the credentials")
     if status == 404:
         missing = _error_from(DcsNotFoundError, answer, "DCS has no such instance")
-        if not (missing.error_code or "").startswith("APIGW."):  # APIGW.0101: no such API, i.e. a wrong endpoint
+        # Only DCS's own codes: the gateway's APIGW.0101 (no such API) or a proxy's page mean a wrong endpoint
+        if missing.error_code and missing.error_code.startswith("DCS."):
             raise missing
     if 400 <= status < 500:
         raise _error_from(DcsBadRequestError, answer, "DCS rejected the request")
