@@ -11,15 +11,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dcs_restores import DcsAuthError, DcsError, Deadline, RestoreQuery, RestoreStatus
+from dcs_restores import DcsAuthError, DcsError, Deadline, InvalidQueryError, RestoreQuery, RestoreStatus
 
 from . import tracing
 from .errors import error_response
 from .forwarding import ForwardingError
 from .runtime import Runtime
 from .service import RestoreReport, watch
-from .settings import Settings
-from .triggers import is_http_event, queries_from_event
+from .settings import ConfigurationError, Settings
+from .triggers import UnknownEventError, is_http_event, queries_from_event
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
@@ -61,10 +61,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         return http_api.resolver.resolve(event, context)
     deadline = Deadline.after(seconds_left)
-    queries = queries_from_event(event, runtime().settings)
-    if not isinstance(event, dict) or "instance_ids" not in event:
-        return _watch(queries[0], deadline).payload()
-    return _watch_each(queries, deadline)
+    try:
+        queries = queries_from_event(event, runtime().settings)
+        if not isinstance(event, dict) or "instance_ids" not in event:
+            return _watch(queries[0], deadline).payload()
+        return _watch_each(queries, deadline)
+    except NAMED_ERRORS as error:  # their messages are ours: no secret, URL or payload in them
+        logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
+        raise
+
+
+NAMED_ERRORS = (
+    DcsError,
+    ForwardingError,
+    ConfigurationError,
+    InvalidQueryError,
+    UnknownEventError,
+    InstancesFailedError,
+)
 
 
 def _watch_each(queries: list[RestoreQuery], deadline: Deadline) -> dict[str, Any]:

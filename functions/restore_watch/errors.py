@@ -17,7 +17,7 @@ from dcs_restores import (
 )
 
 from .forwarding import ForwardingError
-from .settings import ConfigurationError
+from .settings import ConfigurationError, SecretUnavailableError
 from .triggers import UnknownEventError
 
 
@@ -61,6 +61,9 @@ def error_response(error: Exception) -> ErrorResponse:
         return ErrorResponse(status, code, message, {name: value for name, value in details.items() if value})
     if isinstance(error, ForwardingError):
         return ErrorResponse(503, "forwarding_failed", str(error), {"unsent_restore_ids": error.unsent})
+    if isinstance(error, SecretUnavailableError):
+        message = "The function's credentials could not be read; try again later."
+        return ErrorResponse(503, "secret_unavailable", message, {"variable": error.variable})
     if isinstance(error, ConfigurationError):
         return ErrorResponse(500, "configuration_error", "The function is misconfigured.", {"variable": error.variable})
     return ErrorResponse(500, "internal_error", "Internal error.", {})

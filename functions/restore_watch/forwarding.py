@@ -82,14 +82,15 @@ class FailedRestore:
         return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 
 
-def _error_code(error: Exception) -> str:
+def aws_error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _describe(error: Exception) -> str:
     """AWS's error code, else the exception's name: never its text, which may hold an endpoint URL."""
-    return _error_code(error) or type(error).__name__
+    return aws_error_code(error) or type(error).__name__
 
 
 class Claim(Enum):
@@ -133,7 +134,7 @@ class Ledger:
                 ExpressionAttributeValues={":sending": {"S": "sending"}, ":now": {"N": str(now)}},
             )
         except Exception as error:
-            if _error_code(error) == "ConditionalCheckFailedException":
+            if aws_error_code(error) == "ConditionalCheckFailedException":
                 return self._state(restore)
             raise LedgerUnavailableError(f"the ledger could not be written: {_describe(error)}") from error
         return Claim.TAKEN

@@ -10,10 +10,21 @@ from typing import Any
 
 from dcs_restores import Credentials, DcsRestoresClient
 
-from .forwarding import FailedRestoreForwarder, Ledger, QueuePublisher
-from .settings import ConfigurationError, Settings
+from .forwarding import FailedRestoreForwarder, Ledger, QueuePublisher, aws_error_code
+from .settings import ConfigurationError, SecretUnavailableError, Settings
 
 logger = logging.getLogger(__name__)
+
+# What Secrets Manager answers when the setting (or the role) is wrong; anything else may pass.
+SECRET_SETTING_ERRORS = frozenset(
+    {
+        "ResourceNotFoundException",
+        "AccessDeniedException",
+        "InvalidRequestException",
+        "InvalidParameterException",
+        "DecryptionFailure",
+    }
+)
 
 # botocore's defaults (legacy retries, up to 10 attempts for DynamoDB; 60 s reads) could outlast
 # the invocation. With these, one call takes at most about 3 x (2 s + 5 s), and the forwarder
@@ -71,12 +82,18 @@ def load_credentials(settings: Settings) -> Credentials:
 
 def _credentials_from_secret(name: str) -> Credentials:
     from aws_lambda_powertools.utilities.parameters import get_secret  # imports boto3: only when a secret is configured
+    from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
 
     try:
         # Read once per runtime, and afresh when a runtime is rebuilt after an auth failure.
         value: Any = get_secret(name, transform="json", force_fetch=True)
     except Exception as error:  # GetSecretValue failed or the value is not JSON: never echo the value
-        raise ConfigurationError("DCS_CREDENTIALS_SECRET", f"could not be read ({type(error).__name__})") from None
+        cause = error.__context__  # Powertools wraps botocore's error without chaining it
+        code = aws_error_code(cause) if cause is not None else ""
+        if code in SECRET_SETTING_ERRORS or isinstance(error, TransformParameterError):
+            raise ConfigurationError("DCS_CREDENTIALS_SECRET", f"could not be read ({code or 'not JSON'})") from None
+        reason = code or (type(cause).__name__ if cause is not None else type(error).__name__)
+        raise SecretUnavailableError("DCS_CREDENTIALS_SECRET", f"could not be read now ({reason})") from None
     if not isinstance(value, dict) or not isinstance(value.get("ak"), str) or not isinstance(value.get("sk"), str):
         raise ConfigurationError("DCS_CREDENTIALS_SECRET", "must be a JSON object with string fields ak and sk")
     token = value.get("security_token")

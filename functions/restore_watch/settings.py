@@ -19,6 +19,10 @@ class ConfigurationError(Exception):
         self.variable = variable
 
 
+class SecretUnavailableError(ConfigurationError):
+    """Secrets Manager could not be reached or answered with an error that may pass: retry."""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 

@@ -20,9 +20,9 @@ from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
 from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
-from restore_watch.settings import ConfigurationError
+from restore_watch.settings import ConfigurationError, SecretUnavailableError
 
-from ..support import free_port, fresh_container
+from ..support import free_port, fresh_container, load_event
 from .conftest import FAILED, Aws
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
@@ -102,6 +102,7 @@ def test_a_ledger_that_throttles_its_marks_for_a_while_leaves_nothing_claimed(
     # Given DynamoDB throttling six marks in a row: more than botocore's three attempts
     aws.faults.script.extend([("UpdateItem", "ProvisionedThroughputExceededException")] * 6)
     assert run()["forwarded"]["queued"] == FAILED
+    assert aws.faults.injected["UpdateItem:ProvisionedThroughputExceededException"] == 6
     # Then every restore was marked: a second run counts them all as already forwarded
     assert run()["forwarded"]["already_forwarded"] == FAILED
     assert aws.forwarded_ids() == failed_ids(records)
@@ -141,31 +142,50 @@ def verbose_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
+def assert_failure_logged_without_credentials(logged: str, error: str) -> None:
+    assert "invocation failed" in logged  # the capture did see the function's own log
+    assert error in logged
+    for secret in (DEFAULT_AK, DEFAULT_SK):
+        assert secret not in logged
+
+
 @pytest.mark.usefixtures("function_env")
-def test_secrets_manager_down_is_a_configuration_error_that_logs_no_credentials(
+def test_secrets_manager_down_is_a_retryable_error_that_logs_no_credentials(
     aws: Aws, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Given GetSecretValue failing (503) through botocore's retries
     aws.faults.down.add("GetSecretValue")
-    with pytest.raises(ConfigurationError) as raised:
+    # Then the invocation fails with a configuration error that asks to be retried, naming the setting
+    with pytest.raises(SecretUnavailableError, match="ServiceUnavailable") as raised:
         run()
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
-    assert "could not be read" in str(raised.value)
-    logged = logged_text(capsys, verbose_logs)
-    assert DEFAULT_SK not in logged
-    assert DEFAULT_AK not in logged
+    assert_failure_logged_without_credentials(logged_text(capsys, verbose_logs), "SecretUnavailableError")
+    # And over HTTP it is a 503, not a 500
+    fresh_container()
+    answer = lambda_handler(load_event("http-get-window.json"), LocalContext())
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"])["error"]["code"] == "secret_unavailable"
 
 
 @pytest.mark.usefixtures("function_env")
-def test_secrets_manager_unreachable_is_a_configuration_error_that_logs_no_credentials(
+def test_secrets_manager_unreachable_is_a_retryable_error_that_logs_no_credentials(
     monkeypatch: pytest.MonkeyPatch, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    with pytest.raises(ConfigurationError, match="could not be read") as raised:
+    with pytest.raises(SecretUnavailableError, match="could not be read now") as raised:
         run()
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
-    logged = logged_text(capsys, verbose_logs)
-    assert DEFAULT_SK not in logged
-    assert DEFAULT_AK not in logged
+    assert_failure_logged_without_credentials(logged_text(capsys, verbose_logs), "SecretUnavailableError")
+
+
+@pytest.mark.usefixtures("function_env")
+def test_a_secret_that_does_not_exist_is_a_configuration_error_not_retried(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DCS_CREDENTIALS_SECRET", "no-such-secret")
+    with pytest.raises(ConfigurationError, match="ResourceNotFoundException") as raised:
+        run()
+    assert not isinstance(raised.value, SecretUnavailableError)
 
 
 @pytest.mark.usefixtures("function_env")
@@ -192,7 +212,8 @@ def test_a_malformed_secret_is_a_configuration_error_that_logs_no_part_of_it(
     boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString=secret)
     with pytest.raises(ConfigurationError) as raised:
         run()
+    assert type(raised.value) is ConfigurationError  # the secret was read: nothing to retry
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
     logged = logged_text(capsys, verbose_logs) + str(raised.value) + repr(raised.value)
-    for part in (DEFAULT_AK, DEFAULT_SK, secret):
-        assert part not in logged
+    assert_failure_logged_without_credentials(logged, "ConfigurationError")
+    assert secret not in logged
