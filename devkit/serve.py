@@ -78,12 +78,16 @@ def make_server(port: int) -> ThreadingHTTPServer:
             self.log_message('"GET %s" %s %.2f s', self.path, answer.get("statusCode"), time.monotonic() - started)
 
         def _no_route(self) -> None:
-            """What API Gateway answers itself for a method the template routes nowhere: the function never sees it."""
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            """What API Gateway answers itself for a method the template routes nowhere: the function never sees it.
+
+            Any request body is left unread, so the connection closes after the answer.
+            """
             body = b'{"message":"Not Found"}'
+            self.close_connection = True
             self.send_response(404)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)

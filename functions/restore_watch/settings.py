@@ -60,7 +60,10 @@ class Settings(BaseModel):
             settings = cls.model_validate(fields)
         except ValidationError as error:
             field, message = first_error(error.errors(include_url=False), "environment")
-            raise ConfigurationError(field.upper(), message) from None
+            variable, _, item = field.partition(".")  # a list item: ALLOWED_PROJECT_IDS.1 is its second entry
+            raise ConfigurationError(
+                variable.upper(), f"item {int(item) + 1}: {message}" if item else message
+            ) from None
         if not settings.dcs_credentials_secret and not (settings.dcs_ak and settings.dcs_sk):
             raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
         return settings

@@ -10,7 +10,6 @@ nothing twice and nothing foreign. After the retry, each is there exactly once.
 from __future__ import annotations
 
 import copy
-import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from devkit.seed import vendor_time
 from restore_watch.app import lambda_handler
 from restore_watch.forwarding import ForwardingError
 
-from ..support import fresh_container
+from ..support import free_port, fresh_container
 from .conftest import Aws
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
@@ -50,14 +49,8 @@ def script(*answers: Scripted) -> Callable[[Emulator, pytest.MonkeyPatch], None]
     return lambda dcs, _: dcs.script(*answers)
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def refuse(_: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DCS_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("DCS_ENDPOINT", f"http://127.0.0.1:{free_port()}")
 
 
 def total_shifts(delta: int) -> Callable[[Emulator, pytest.MonkeyPatch], None]:
@@ -159,12 +152,15 @@ def test_duplicates_across_pages_are_forwarded_once(
         for n in (0, 1, 2, 3, 49)
     ]
     arrivals[-1]["status"] = "failed"
-    # Seeded index 1499 (failed) is window index 1000, the first of page two; its copy, a second
-    # newer, is window index 999, the last of page one
+    # Seeded index 1499 (failed) is window index 1000, the first of page two; its copy, dated a
+    # second after seeded index 1500, takes window index 999, the last of page one
     twice = copy.deepcopy(records[1499])
-    created = datetime.fromisoformat(twice["created_at"].replace("Z", "+00:00")) + timedelta(seconds=1)
+    created = datetime.fromisoformat(records[1500]["created_at"].replace("Z", "+00:00")) + timedelta(seconds=1)
     twice["created_at"] = vendor_time(created)
     dcs.add_records([twice])
+    newest_first = sorted([*records, twice], key=lambda record: record["created_at"], reverse=True)
+    where = [index for index, record in enumerate(newest_first) if record["restore_id"] == twice["restore_id"]]
+    assert where == [999, 1001]
     dcs.faults.arrivals = arrivals
     payload = lambda_handler(dict(EVENT), LocalContext())
     # Then no restore appears twice in the payload or the queue

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ..support import CLI, ROOT, clean_environment, free_port
+from ..support import CLI, ROOT, clean_environment
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +16,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("serve") / "stderr.log"  # a file, not a pipe nobody drains
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [*CLI, "serve", "--port", str(free_port())],
+            [*CLI, "serve", "--port", "0"],  # the banner says which port it got
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -30,4 +30,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield banner.split()[-1]
         finally:
             process.terminate()
-            process.wait(timeout=10)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()

@@ -88,6 +88,16 @@ def test_serve_answers_a_valid_query(served: str) -> None:
     assert response.headers["Content-Type"] == "application/json"
 
 
+@pytest.mark.parametrize("method", ["POST", "HEAD", "DELETE", "QUERY"])
+def test_serve_answers_unrouted_methods_as_api_gateway_does(served: str, method: str) -> None:
+    url = f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores"
+    response = requests.request(method, url, data=b"x" * 100_000 if method == "POST" else None, timeout=30)
+    assert response.status_code == 404
+    assert response.content == (b"" if method == "HEAD" else b'{"message":"Not Found"}')
+    # And the server still answers afterwards (an unread body did not wedge it)
+    assert requests.get(f"{served}/openapi.json", timeout=30).status_code == 200
+
+
 def test_serve_answers_a_bad_query_with_400(served: str) -> None:
     response = requests.get(
         f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores",

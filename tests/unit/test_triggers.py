@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from dcs_restores import InvalidQueryError
-from restore_watch.settings import Settings
+from restore_watch.settings import ConfigurationError, Settings
 from restore_watch.triggers import UnknownEventError, queries_from_event
 
 SETTINGS = Settings(
@@ -55,6 +55,10 @@ def test_allowed_projects_come_comma_separated_from_the_environment() -> None:
     }
     settings = Settings.from_env(environ)
     assert settings.allowed_project_ids == {"p2", "p3"}
+    with pytest.raises(ConfigurationError) as refused:
+        Settings.from_env({**environ, "ALLOWED_PROJECT_IDS": "p2,../p3"})
+    assert refused.value.variable == "ALLOWED_PROJECT_IDS"
+    assert "item 2" in str(refused.value)
     assert [settings.may_read(project) for project in ("proj", "p2", "p3", "p4")] == [True, True, True, False]
 
 
