@@ -42,6 +42,11 @@ class Aws:
         )
 
 
+def failed_ids(records: list[dict[str, Any]]) -> list[str]:
+    """The restore IDs of the failed restores among ``records`` (as DCS sends them), sorted."""
+    return sorted(record["restore_id"] for record in records if record.get("status") == "failed")
+
+
 @pytest.fixture
 def records() -> list[dict[str, Any]]:
     return generate_records(RECORDS, failed_every=FAILED_EVERY)

@@ -23,13 +23,9 @@ from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
 from restore_watch.settings import ConfigurationError, SecretUnavailableError
 
 from ..support import free_port, fresh_container, load_event
-from .conftest import FAILED, Aws
+from .conftest import FAILED, Aws, failed_ids
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
-
-
-def failed_ids(records: list[dict[str, Any]]) -> list[str]:
-    return sorted(r["restore_id"] for r in records if r["status"] == "failed")
 
 
 def run() -> dict[str, Any]:

@@ -26,13 +26,9 @@ from restore_watch.app import lambda_handler
 from restore_watch.forwarding import ForwardingError
 
 from ..support import free_port, fresh_container
-from .conftest import Aws
+from .conftest import Aws, failed_ids
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
-
-
-def failed_ids(records: list[dict[str, Any]]) -> list[str]:
-    return sorted(r["restore_id"] for r in records if r.get("status") == "failed")
 
 
 @dataclass
