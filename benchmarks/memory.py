@@ -21,8 +21,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -31,6 +29,7 @@ from unittest import mock
 from benchmarks.timing import MIB, Row, goal_verdict
 from benchmarks.window import emulator
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK
+from devkit.local import moto_server
 
 GOALS = ((10_000, 128), (100_000, 256))  # records in the window, peak RSS goal in MiB
 FAILED_EVERY = 1000  # few failed restores: moto's SQS scans the whole queue on every send
@@ -62,23 +61,6 @@ class Invoked:
     payload_bytes: int
     records: int
     queued: int
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on loopback, in this process (the measured invoke is another one)."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def fresh_queue_and_ledger(endpoint: str, name: str) -> str:

@@ -59,7 +59,7 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
             environ.pop("DCS_CREDENTIALS_SECRET", None)
             services.notes.append(f"embedded default: DCS is the local emulator at {url} (40 seeded records)")
         if not environ.get("FAILED_RESTORES_QUEUE_URL"):
-            endpoint = stack.enter_context(_moto_server())
+            endpoint = stack.enter_context(moto_server())
             environ.update(
                 AWS_ENDPOINT_URL=endpoint,
                 AWS_ACCESS_KEY_ID="local",
@@ -78,7 +78,8 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
 
 
 @contextmanager
-def _moto_server() -> Iterator[str]:
+def moto_server() -> Iterator[str]:
+    """moto's server on a free loopback port (its endpoint URL) for as long as the block runs."""
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines on the console
