@@ -56,11 +56,23 @@ def summarise(result: Any, seconds: float) -> list[str]:
         if "counts" not in report:
             continue
         counts = ", ".join(f"{status} {count}" for status, count in report["counts"].items())
+        invalid = len(report["invalid_records"]) + report["invalid_records_omitted"]
         lines.append(
-            f"{report['instance_id']}: {len(report['records'])} records ({counts}), "
-            f"{len(report['invalid_records'])} invalid; failed restores queued {report['forwarded']['queued']}, "
+            f"{report['instance_id']}: {sum(report['counts'].values())} records ({counts}), "
+            f"{invalid} invalid; failed restores queued {report['forwarded']['queued']}, "
             f"already forwarded {report['forwarded']['already_forwarded']}"
             + ("; TRUNCATED" if report.get("truncated") else "")
+            + _reduced(report)
         )
     lines.append(f"done in {seconds:.2f} s")
     return lines
+
+
+def _reduced(report: dict[str, Any]) -> str:
+    """What the payload left out to keep within the response size limit, if anything."""
+    left_out = []
+    if report["records_included"] != "all":
+        left_out.append(f"records: {report['records_included']} included")
+    if report["invalid_records_omitted"]:
+        left_out.append(f"{report['invalid_records_omitted']} invalid records omitted")
+    return f"; payload {', '.join(left_out)}" if left_out else ""

@@ -19,7 +19,8 @@ from .forwarding import ForwardingError
 from .runtime import Runtime
 from .service import RestoreReport, watch
 from .settings import ConfigurationError, Settings
-from .triggers import UnknownEventError, is_http_event, queries_from_event
+from .shaping import HTTP_BODY, LAMBDA_RESULT, Encoding, ResponseLimit, fit
+from .triggers import UnknownEventError, is_http_event, request_from_event
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
@@ -57,15 +58,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
         deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESPONSE_SECONDS))
         http_api.resolver.append_context(  # type: ignore[no-untyped-call]
-            settings=_settings, run=lambda query: _watch(query, deadline)
+            settings=_settings, answer=lambda query, limit: _answer(query, deadline, limit, HTTP_BODY)
         )
         return http_api.resolver.resolve(event, context)
     deadline = Deadline.after(seconds_left)
     try:
-        queries = queries_from_event(event, runtime().settings)
-        if not isinstance(event, dict) or "instance_ids" not in event:
-            return _watch(queries[0], deadline).payload()
-        return _watch_each(queries, deadline)
+        request = request_from_event(event, runtime().settings)
+        if not request.several:
+            return _answer(request.queries[0], deadline, request.response, LAMBDA_RESULT)
+        return _watch_each(request.queries, deadline, request.response)
     except NAMED_ERRORS as error:  # their messages are ours: no secret, URL or payload in them
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
         raise
@@ -81,13 +82,13 @@ NAMED_ERRORS = (
 )
 
 
-def _watch_each(queries: list[RestoreQuery], deadline: Deadline) -> dict[str, Any]:
+def _watch_each(queries: list[RestoreQuery], deadline: Deadline, limit: ResponseLimit) -> dict[str, Any]:
     """Several instances, one by one: each gets its report; any failure fails the invoke at the end."""
     reports: list[dict[str, Any]] = []
     failures: dict[str, Exception] = {}
     for query in queries:
         try:
-            reports.append(_watch(query, deadline).payload())
+            reports.append(_answer(query, deadline, limit, LAMBDA_RESULT))
         except (DcsError, ForwardingError) as error:
             failures[query.instance_id] = error
             reports.append({"instance_id": query.instance_id, "error": error_response(error).body()["error"]})
@@ -99,6 +100,24 @@ def _watch_each(queries: list[RestoreQuery], deadline: Deadline) -> dict[str, An
 
 def _settings() -> Settings:
     return runtime().settings
+
+
+def _answer(query: RestoreQuery, deadline: Deadline, limit: ResponseLimit, encoding: Encoding) -> dict[str, Any]:
+    """The report's payload, fitted to what the caller can receive."""
+    report = _watch(query, deadline)
+    payload = fit(report.payload(), limit, encoding)
+    if payload["records_included"] != limit.records or payload["invalid_records_omitted"]:
+        metrics.add_metric(name="ResponsesReduced", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "payload reduced to fit the response limit",
+            extra={
+                "instance_id": query.instance_id,
+                "max_bytes": limit.max_bytes,
+                "records_included": payload["records_included"],
+                "invalid_records_omitted": payload["invalid_records_omitted"],
+            },
+        )
+    return payload
 
 
 def _watch(query: RestoreQuery, deadline: Deadline) -> RestoreReport:

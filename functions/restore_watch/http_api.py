@@ -12,13 +12,13 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from dcs_restores import InvalidRecord, RestoreRecord, RestoreStatus
+from dcs_restores import InvalidRecord, RestoreQuery, RestoreRecord, RestoreStatus
 from dcs_restores.query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
 
 from .errors import ErrorResponse, bad_input, error_response
-from .service import RestoreReport
+from .shaping import RecordSelection, ResponseLimit
 from .triggers import build_query
 
 API_TITLE = "dcs-restore-watch"
@@ -29,7 +29,7 @@ EXAMPLE_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 resolver = APIGatewayHttpResolver(enable_validation=True)
 
 
-# What the OpenAPI document promises; RestoreReport.payload() and errors.ErrorResponse build the bodies.
+# What the OpenAPI document promises; RestoreReport.payload(), shaping.fit and errors.ErrorResponse build the bodies.
 class Window(BaseModel):
     begin: datetime
     end: datetime
@@ -48,8 +48,13 @@ class RestorePayload(BaseModel):
     window: Window
     total: int
     records: list[RestoreRecord]
+    records_included: RecordSelection = Field(
+        description="Which of the window's valid records `records` holds: fewer than asked when the payload "
+        "would pass the response size limit (counts always cover all of them)."
+    )
     counts: dict[RestoreStatus, int]
     invalid_records: list[InvalidRecord]
+    invalid_records_omitted: int = Field(description="Invalid records left out to keep within the size limit.")
     truncated: bool
     forwarded: Forwarded
 
@@ -93,12 +98,14 @@ def list_restores(
     offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
     project_id: Annotated[str | None, Query(pattern=SAFE_ID_PATTERN)] = None,
+    records: Annotated[
+        RecordSelection, Query(description="Records to return: all, only the failed ones, or none (counts only)")
+    ] = RecordSelection.ALL,
 ) -> dict[str, Any]:
-    run: Callable[..., RestoreReport] = resolver.context["run"]
-    query = build_query(
-        resolver.context["settings"](), instance_id, project_id, begin_time, end_time, offset=offset, limit=limit
-    )
-    return run(query).payload()
+    answer: Callable[[RestoreQuery, ResponseLimit], dict[str, Any]] = resolver.context["answer"]
+    settings = resolver.context["settings"]()
+    query = build_query(settings, instance_id, project_id, begin_time, end_time, offset=offset, limit=limit)
+    return answer(query, ResponseLimit(records, settings.max_response_bytes))
 
 
 @resolver.get("/openapi.json", include_in_schema=False)

@@ -19,7 +19,7 @@ class RestoreReport:
     forwarded: ForwardOutcome
 
     def payload(self) -> dict[str, Any]:
-        """The normalised JSON payload every trigger returns."""
+        """The normalised JSON payload every trigger returns, whole; ``shaping.fit`` sizes it for its caller."""
         result = self.result.model_dump(mode="json")
         return {
             "instance_id": self.query.instance_id,
@@ -30,8 +30,10 @@ class RestoreReport:
             },
             "total": result["total"],
             "records": result["records"],
+            "records_included": "all",
             "counts": result["counts"],
             "invalid_records": result["invalid_records"],
+            "invalid_records_omitted": 0,
             "truncated": result["truncated"],
             "forwarded": {"queued": self.forwarded.queued, "already_forwarded": self.forwarded.already_forwarded},
         }

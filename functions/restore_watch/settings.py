@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from dcs_restores.query import SafeId, first_error
 
+from .shaping import DEFAULT_MAX_RESPONSE_BYTES, LAMBDA_RESPONSE_LIMIT, MIN_RESPONSE_BYTES
+
 
 class ConfigurationError(Exception):
     """A setting is missing or invalid; ``variable`` names the environment variable."""
@@ -38,6 +40,9 @@ class Settings(BaseModel):
     ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    max_response_bytes: Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)] = (
+        DEFAULT_MAX_RESPONSE_BYTES
+    )
     schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=1)
 
     @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")

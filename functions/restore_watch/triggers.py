@@ -7,6 +7,7 @@ that does not validate is refused before any request is made.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -16,6 +17,7 @@ from dcs_restores import InvalidQueryError, RestoreQuery
 from dcs_restores.query import SafeId, first_error
 
 from .settings import Settings
+from .shaping import LAMBDA_RESPONSE_LIMIT, MIN_RESPONSE_BYTES, RecordSelection, ResponseLimit
 
 MAX_INSTANCES_PER_EVENT = 50
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -27,6 +29,25 @@ class UnknownEventError(ValueError):
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
+    records: RecordSelection = RecordSelection.ALL
+    max_response_bytes: Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)] | None = None
+
+    def response_limit(self, settings: Settings) -> ResponseLimit:
+        """The event may lower the configured size limit, never raise it."""
+        return ResponseLimit(
+            self.records, min(self.max_response_bytes or LAMBDA_RESPONSE_LIMIT, settings.max_response_bytes)
+        )
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    """What an event asks for: one query per instance, and what the answer may hold."""
+
+    queries: list[RestoreQuery]
+    response: ResponseLimit
+    several: bool = False  # named as a list of instances: the answer is {"reports": [...]}
 
 
 class SchedulerInput(_Event):
@@ -78,7 +99,7 @@ def is_http_event(event: Any) -> bool:
     )
 
 
-def queries_from_event(event: Any, settings: Settings) -> list[RestoreQuery]:
+def request_from_event(event: Any, settings: Settings) -> WatchRequest:
     """The queries a schedule or workflow event asks for, one per instance, in order."""
     if not isinstance(event, Mapping):
         raise UnknownEventError("the event must be a JSON object")
@@ -87,25 +108,31 @@ def queries_from_event(event: Any, settings: Settings) -> list[RestoreQuery]:
         if settings.dcs_instance_id is None:
             raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
         end = rule.time.astimezone(UTC)
-        return [build_query(settings, settings.dcs_instance_id, None, end - settings.schedule_lookback, end)]
+        query = build_query(settings, settings.dcs_instance_id, None, end - settings.schedule_lookback, end)
+        return WatchRequest([query], ResponseLimit(max_bytes=settings.max_response_bytes))
     if "scheduled_time" in event or "lookback" in event or "instance_ids" in event:
         schedule = _validate(SchedulerInput, event)
         end = schedule.scheduled_time.astimezone(UTC)
         begin = end - schedule.lookback
-        return [build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()]
+        queries = [
+            build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()
+        ]
+        limit = schedule.response_limit(settings)
+        if schedule.instance_ids is None:
+            return WatchRequest(queries, limit)
+        return WatchRequest(queries, limit.shared(len(queries)), several=True)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
-        return [
-            build_query(
-                settings,
-                direct.instance_id,
-                direct.project_id,
-                direct.begin_time,
-                direct.end_time,
-                offset=direct.offset,
-                limit=direct.limit,
-            )
-        ]
+        query = build_query(
+            settings,
+            direct.instance_id,
+            direct.project_id,
+            direct.begin_time,
+            direct.end_time,
+            offset=direct.offset,
+            limit=direct.limit,
+        )
+        return WatchRequest([query], direct.response_limit(settings))
     raise UnknownEventError(
         "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
         "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"

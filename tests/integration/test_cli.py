@@ -47,6 +47,11 @@ def test_invoke_runs_every_event_file(name: str, invoked: dict[str, subprocess.C
         if "openapi" not in reports[0]:
             assert all("forwarded" in report for report in reports)
             assert "done in" in done.stderr
+            for report in reports:
+                read = sum(report["counts"].values())
+                assert f"{report['instance_id']}: {read} records (" in done.stderr
+                reduced = f"payload records: {report['records_included']} included" in done.stderr
+                assert reduced == (report["records_included"] != "all")
     else:
         assert done.stdout.strip() == "" or json.loads(done.stdout)["statusCode"] == 400
         assert re.search(r"dcs-restore-watch: (InvalidQueryError|UnknownEventError|HTTP 400)", done.stderr)

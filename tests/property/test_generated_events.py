@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from dcs_restores import InvalidQueryError, RestoreQuery
 from dcs_restores.query import SAFE_ID_PATTERN
 from restore_watch.settings import Settings
-from restore_watch.triggers import UnknownEventError, queries_from_event
+from restore_watch.triggers import UnknownEventError, request_from_event
 
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",
@@ -86,7 +86,7 @@ events = st.one_of(scheduler, direct, rule, anything, plausible_direct, plausibl
 def adapt(event: Any) -> list[RestoreQuery] | InvalidQueryError | UnknownEventError:
     """The adapter's answer; any other exception escapes and fails the test."""
     try:
-        return queries_from_event(event, SETTINGS)
+        return request_from_event(event, SETTINGS).queries
     except (InvalidQueryError, UnknownEventError) as refusal:
         return refusal
 

@@ -5,7 +5,8 @@ import pytest
 
 from dcs_restores import InvalidQueryError
 from restore_watch.settings import ConfigurationError, Settings
-from restore_watch.triggers import UnknownEventError, queries_from_event
+from restore_watch.shaping import RecordSelection, ResponseLimit
+from restore_watch.triggers import UnknownEventError, request_from_event
 
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",
@@ -18,9 +19,9 @@ SETTINGS = Settings(
 
 
 def test_a_scheduler_input_ends_its_window_at_the_scheduled_time() -> None:
-    [query] = queries_from_event(
+    [query] = request_from_event(
         {"instance_id": "i-1", "lookback": "PT30M", "scheduled_time": "2024-03-01T12:00:00+01:00"}, SETTINGS
-    )
+    ).queries
     assert (query.begin_time, query.end_time) == (
         datetime(2024, 3, 1, 10, 30, tzinfo=UTC),
         datetime(2024, 3, 1, 11, 0, tzinfo=UTC),
@@ -30,16 +31,16 @@ def test_a_scheduler_input_ends_its_window_at_the_scheduled_time() -> None:
 
 
 def test_several_instances_give_one_query_each_in_order() -> None:
-    queries = queries_from_event(
+    queries = request_from_event(
         {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p2"},
         SETTINGS,
-    )
+    ).queries
     assert [(query.instance_id, query.project_id) for query in queries] == [("i-1", "p2"), ("i-2", "p2"), ("i-3", "p2")]
 
 
 def test_a_project_the_function_does_not_read_is_refused_before_dcs() -> None:
     with pytest.raises(InvalidQueryError) as refused:
-        queries_from_event(
+        request_from_event(
             {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p3"}, SETTINGS
         )
     assert refused.value.field == "project_id"
@@ -80,25 +81,63 @@ def test_allowed_projects_come_comma_separated_from_the_environment() -> None:
         ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "limit": 0}, "limit"),
         ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "typo": 1}, "typo"),
         ({"detail-type": "Scheduled Event", "source": "aws.events"}, "time"),
+        ({"instance_id": "i", "scheduled_time": "2024-03-01T12:00:00Z", "records": "some"}, "records"),
+        ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "records": 1}, "records"),
+        ({"instance_id": "i", "begin_time": "x", "end_time": "y", "max_response_bytes": "lots"}, "max_response_bytes"),
+        (
+            {
+                "instance_id": "i",
+                "begin_time": "20240101000000",
+                "end_time": "20240101000000",
+                "max_response_bytes": 99,
+            },
+            "max_response_bytes",
+        ),
+        (
+            {"instance_id": "i", "scheduled_time": "2024-03-01T12:00:00Z", "max_response_bytes": 10**7},
+            "max_response_bytes",
+        ),
     ],
 )
 def test_bad_events_name_the_field(event: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidQueryError) as raised:
-        queries_from_event(event, SETTINGS)
+        request_from_event(event, SETTINGS)
     assert raised.value.field == field
 
 
 @pytest.mark.parametrize("event", [[], "text", None, 5, {}, {"detail": {}}, {"Records": []}])
 def test_unknown_shapes_are_refused(event: Any) -> None:
     with pytest.raises(UnknownEventError):
-        queries_from_event(event, SETTINGS)
+        request_from_event(event, SETTINGS)
 
 
 def test_a_scheduled_rule_reads_the_configured_instance_and_lookback() -> None:
     settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
-    [query] = queries_from_event(
+    [query] = request_from_event(
         {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-01T12:00:00Z", "detail": {}},
         settings,
-    )
+    ).queries
     assert query.instance_id == "i-9"
     assert query.begin_time == datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
+
+
+def test_an_event_lowers_the_response_limit_but_never_raises_it() -> None:
+    window = {"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000"}
+    settings = SETTINGS.model_copy(update={"max_response_bytes": 1_000_000})
+    assert request_from_event(window, settings).response == ResponseLimit(RecordSelection.ALL, 1_000_000)
+    lower = request_from_event({**window, "max_response_bytes": 262_144, "records": "failed"}, settings)
+    assert lower.response == ResponseLimit(RecordSelection.FAILED, 262_144)
+    higher = request_from_event({**window, "max_response_bytes": 6_000_000}, settings)
+    assert higher.response.max_bytes == 1_000_000
+
+
+def test_several_instances_share_the_limit_and_answer_as_reports() -> None:
+    one = request_from_event({"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}, SETTINGS)
+    assert not one.several
+    assert one.response.max_bytes == SETTINGS.max_response_bytes
+    many = request_from_event(
+        {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "records": "none"}, SETTINGS
+    )
+    assert many.several
+    assert many.response.records is RecordSelection.NONE
+    assert 3 * many.response.max_bytes <= SETTINGS.max_response_bytes < 3 * (many.response.max_bytes + 10)

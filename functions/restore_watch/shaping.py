@@ -1,0 +1,119 @@
+"""Fitting a payload into what its caller can receive.
+
+Lambda returns at most 6 MB and a Step Functions state holds 256 KB, while a busy window can
+hold 10,000 records. A payload that does not fit would fail the invocation after its failed
+restores were forwarded, and fail again on every retry. So a payload gives up detail instead:
+first the records that did not fail, then all records, and last the invalid records beyond
+those that fit. Its counts, totals and forwarding outcome always stay, and it says what it left out.
+
+Sizes are counted item by item, exactly as the encoder will write them, and stop at the limit:
+a 100,000-record window is never encoded whole just to learn that it is too large.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous invoke
+DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with room for an HTTP response's headers
+MIN_RESPONSE_BYTES = 65_536  # a payload without its lists is under 1 KB: room for 50 instances' reports
+
+
+class RecordSelection(StrEnum):
+    """Which of the window's valid records a payload carries; each later one is smaller."""
+
+    ALL = "all"
+    FAILED = "failed"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class ResponseLimit:
+    records: RecordSelection = RecordSelection.ALL
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+    def shared(self, parts: int) -> ResponseLimit:
+        """The limit of each of ``parts`` payloads returned together in ``{"reports": [...]}``."""
+        wrapper = len(json.dumps({"reports": []}))
+        return ResponseLimit(self.records, (self.max_bytes - wrapper) // parts - len(", "))
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How one value's bytes are counted, and what separates the items of a list."""
+
+    size: Callable[[Any], int]
+    item_separator: int
+    framing: int = 0  # bytes around the whole payload
+
+
+def _escaped_compact_size(value: Any) -> int:
+    # Powertools writes the body compactly (ASCII only); Lambda's JSON then escapes its quotes and backslashes.
+    text = json.dumps(value, separators=(",", ":"))
+    return len(text) + text.count('"') + text.count("\\")
+
+
+LAMBDA_RESULT = Encoding(size=lambda value: len(json.dumps(value)), item_separator=len(", "))
+HTTP_BODY = Encoding(size=_escaped_compact_size, item_separator=len(","), framing=len('""'))
+
+
+def fit(payload: dict[str, Any], limit: ResponseLimit, encoding: Encoding) -> dict[str, Any]:
+    """``payload`` (from ``RestoreReport.payload``) with as much of its lists as ``limit`` allows."""
+    records: list[dict[str, Any]] = payload["records"]
+    invalid: list[dict[str, Any]] = payload["invalid_records"]
+    kept, invalid_bytes = _prefix_within(invalid, limit.max_bytes, encoding)
+    if kept == len(invalid):  # the usual case: the invalid records are few, and all of them stay
+        selections = list(RecordSelection)
+        for selection in selections[selections.index(limit.records) :]:
+            chosen = _select(records, selection)
+            room = limit.max_bytes - _frame_bytes(payload, selection, 0, encoding) - invalid_bytes
+            if room >= 0 and _prefix_within(chosen, room, encoding)[0] == len(chosen):
+                return _fitted(payload, chosen, selection, invalid, 0)
+    # Not even the invalid records fit: no records, and as many of those as there is room for.
+    room = limit.max_bytes - _frame_bytes(payload, RecordSelection.NONE, len(invalid), encoding)
+    kept, _ = _prefix_within(invalid, room, encoding)
+    return _fitted(payload, [], RecordSelection.NONE, invalid[:kept], len(invalid) - kept)
+
+
+def _fitted(
+    payload: dict[str, Any],
+    records: list[dict[str, Any]],
+    selection: RecordSelection,
+    invalid: list[dict[str, Any]],
+    omitted: int,
+) -> dict[str, Any]:
+    return {
+        **payload,
+        "records": records,
+        "records_included": selection.value,
+        "invalid_records": invalid,
+        "invalid_records_omitted": omitted,
+    }
+
+
+def _frame_bytes(payload: dict[str, Any], selection: RecordSelection, omitted: int, encoding: Encoding) -> int:
+    """The payload's bytes with both lists empty (an omitted count can only shrink from ``omitted``)."""
+    return encoding.size(_fitted(payload, [], selection, [], omitted)) + encoding.framing
+
+
+def _select(records: list[dict[str, Any]], selection: RecordSelection) -> list[dict[str, Any]]:
+    if selection is RecordSelection.ALL:
+        return records
+    if selection is RecordSelection.FAILED:
+        return [record for record in records if record["status"] == "failed"]
+    return []
+
+
+def _prefix_within(items: Sequence[Any], room: int, encoding: Encoding) -> tuple[int, int]:
+    """How many leading ``items`` fit in ``room`` bytes as list items, and the bytes they take."""
+    used = 0
+    for count, item in enumerate(items):
+        size = encoding.size(item) + (encoding.item_separator if count else 0)
+        if used + size > room:
+            return count, used
+        used += size
+    return len(items), used

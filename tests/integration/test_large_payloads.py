@@ -1,0 +1,144 @@
+"""Busy windows through the real handler: the answer fits what its caller can receive, and loses no failed restore."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
+from devkit.invoke import LocalContext
+from devkit.seed import generate_records
+from restore_watch.app import lambda_handler
+
+from ..support import AwsResources, load_event
+
+OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
+RECORDS = 400  # one every 7 minutes from 2024-01-01: about 190 kB of payload, 80 of them failed (about 40 kB)
+SMALL_LIMIT = 65_536
+WINDOW = {"begin_time": "20240101000000", "end_time": "20240110000000"}
+
+
+SEEDED = {DEFAULT_INSTANCE_ID: generate_records(RECORDS), OTHER_INSTANCE: generate_records(RECORDS, seed=3)}
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    server = Emulator(SEEDED)
+    with server:
+        yield server
+
+
+def lambda_bytes(result: Any) -> int:
+    """What Lambda's python3.13 runtime returns: json.dumps, UTF-8, no ASCII escaping."""
+    return len(json.dumps(result, ensure_ascii=False).encode())
+
+
+def http_event(**query: str) -> dict[str, Any]:
+    event = load_event("http-get-window.json")
+    event["rawQueryString"] = urlencode(query)
+    event["queryStringParameters"] = query
+    return event
+
+
+def queued_restore_ids(aws: AwsResources) -> list[str]:
+    return sorted(json.loads(message["Body"])["restore_id"] for message in aws.messages())
+
+
+def failed_restore_ids(instance_id: str = DEFAULT_INSTANCE_ID) -> list[str]:
+    return sorted(record["restore_id"] for record in SEEDED[instance_id] if record["status"] == "failed")
+
+
+def test_a_step_functions_window_over_the_limit_keeps_its_failed_records(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a workflow that can hold 64 KiB and a window whose records take three times that
+    event = {"instance_id": DEFAULT_INSTANCE_ID, **WINDOW, "max_response_bytes": SMALL_LIMIT}
+    whole = lambda_handler({**event, "max_response_bytes": 6_000_000}, LocalContext())
+    assert lambda_bytes(whole) > 2 * SMALL_LIMIT
+    # When it runs again with its limit
+    result = lambda_handler(event, LocalContext())
+    # Then the answer fits, carries every failed restore, and says so
+    assert lambda_bytes(result) <= SMALL_LIMIT
+    assert result["records_included"] == "failed"
+    assert sorted(record["restore_id"] for record in result["records"]) == failed_restore_ids()
+    assert sum(result["counts"].values()) == RECORDS
+    assert result["counts"]["failed"] == len(result["records"])
+    assert result["forwarded"] == {"queued": 0, "already_forwarded": len(result["records"])}
+    unchanged = {"instance_id", "project_id", "window", "total", "counts", "truncated"}
+    assert {key: result[key] for key in unchanged} == {key: whole[key] for key in unchanged}
+    # And forwarding was not affected: each failed restore is queued once
+    assert queued_restore_ids(aws) == failed_restore_ids()
+    reduced = [line for line in caplog.records if line.getMessage() == "payload reduced to fit the response limit"]
+    said = [(vars(line)["records_included"], vars(line)["max_bytes"]) for line in reduced]  # Powertools' extras
+    assert said == [("failed", SMALL_LIMIT)]
+
+
+def test_the_configured_limit_caps_what_an_event_asks_for(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_RESPONSE_BYTES", str(SMALL_LIMIT))
+    result = lambda_handler(
+        {"instance_id": DEFAULT_INSTANCE_ID, **WINDOW, "max_response_bytes": 200_000}, LocalContext()
+    )
+    assert lambda_bytes(result) <= SMALL_LIMIT
+    assert result["records_included"] == "failed"
+
+
+def test_an_event_may_ask_for_no_records_at_all(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
+    result = lambda_handler({"instance_id": DEFAULT_INSTANCE_ID, **WINDOW, "records": "none"}, LocalContext())
+    assert (result["records"], result["records_included"]) == ([], "none")
+    assert sum(result["counts"].values()) == RECORDS
+    assert queued_restore_ids(aws) == failed_restore_ids()
+
+
+def test_an_http_body_fits_the_limit_as_lambda_returns_it(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_RESPONSE_BYTES", str(SMALL_LIMIT))
+    answer = lambda_handler(http_event(**WINDOW), LocalContext())
+    assert answer["statusCode"] == 200
+    assert len(json.dumps(answer["body"], ensure_ascii=False).encode()) <= SMALL_LIMIT  # the body inside the response
+    body = json.loads(answer["body"])
+    assert body["records_included"] == "failed"
+    assert sorted(record["restore_id"] for record in body["records"]) == failed_restore_ids()
+    assert queued_restore_ids(aws) == failed_restore_ids()
+
+
+@pytest.mark.parametrize(("records", "included"), [("failed", "failed"), ("none", "none"), ("all", "all")])
+def test_an_http_caller_chooses_which_records_come_back(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, records: str, included: str
+) -> None:
+    answer = lambda_handler(http_event(**WINDOW, records=records), LocalContext())
+    body = json.loads(answer["body"])
+    assert (answer["statusCode"], body["records_included"]) == (200, included)
+    expected = {"all": RECORDS, "failed": body["counts"]["failed"], "none": 0}[included]
+    assert len(body["records"]) == expected
+    assert queued_restore_ids(aws) == failed_restore_ids()
+
+
+def test_an_unknown_record_selection_is_a_400_naming_it(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
+    answer = lambda_handler(http_event(**WINDOW, records="some"), LocalContext())
+    body = json.loads(answer["body"])
+    assert (answer["statusCode"], body["error"]["details"]["field"]) == (400, "records")
+    assert emulator.restore_requests() == []
+
+
+def test_several_instances_share_the_limit(function_env: dict[str, str], emulator: Emulator, aws: AwsResources) -> None:
+    event = {
+        "instance_ids": [DEFAULT_INSTANCE_ID, OTHER_INSTANCE],
+        "lookback": "P9D",
+        "scheduled_time": "2024-01-10T00:00:00Z",
+        "max_response_bytes": 2 * SMALL_LIMIT,
+    }
+    result = lambda_handler(event, LocalContext())
+    assert lambda_bytes(result) <= 2 * SMALL_LIMIT
+    assert [report["records_included"] for report in result["reports"]] == ["failed", "failed"]
+    assert queued_restore_ids(aws) == sorted(failed_restore_ids() + failed_restore_ids(OTHER_INSTANCE))

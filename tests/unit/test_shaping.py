@@ -1,0 +1,172 @@
+"""Fitting payloads to a response size: never over the limit, and never less than fits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from restore_watch.shaping import (
+    HTTP_BODY,
+    LAMBDA_RESULT,
+    MIN_RESPONSE_BYTES,
+    Encoding,
+    RecordSelection,
+    ResponseLimit,
+    fit,
+)
+from restore_watch.triggers import MAX_INSTANCES_PER_EVENT
+
+# When invalid records are cut, fit() counts their omitted count at its longest: a few bytes to spare
+OMITTED_SLACK = 8
+ID = "a" * 64
+
+
+def lambda_bytes(payload: Any) -> int:
+    """What Lambda's python3.13 runtime sends: default separators, UTF-8, no ASCII escaping."""
+    return len(json.dumps(payload, ensure_ascii=False).encode())
+
+
+def http_body_bytes(payload: Any) -> int:
+    """The body as Powertools writes it, then as a string inside Lambda's JSON response."""
+    return len(json.dumps(json.dumps(payload, separators=(",", ":")), ensure_ascii=False).encode())
+
+
+def counted(payload: Any, encoding: Encoding) -> int:
+    """fit's own count, ASCII-escaped (an upper bound of the UTF-8 bytes)."""
+    if encoding is LAMBDA_RESULT:
+        return len(json.dumps(payload))
+    return len(json.dumps(json.dumps(payload, separators=(",", ":"))))
+
+
+texts = st.text(max_size=60)
+records = st.fixed_dictionaries(
+    {
+        "restore_id": st.uuids().map(str),
+        "status": st.sampled_from(["waiting", "restoring", "succeed", "failed"]),
+        "restore_remark": st.none() | texts,
+        "progress": st.none() | st.floats(0, 100),
+    }
+)
+invalid_records = st.fixed_dictionaries(
+    {"index": st.integers(0, 10**6), "restore_id": st.none() | texts, "reason": texts}
+)
+
+
+def payload_of(records: list[dict[str, Any]], invalid: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {status: sum(record["status"] == status for record in records) for status in ("waiting", "failed")}
+    return {
+        "instance_id": ID,
+        "project_id": ID,
+        "window": {"begin": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"},
+        "total": len(records) + len(invalid),
+        "records": records,
+        "records_included": "all",
+        "counts": counts,
+        "invalid_records": invalid,
+        "invalid_records_omitted": 0,
+        "truncated": False,
+        "forwarded": {"queued": counts["failed"], "already_forwarded": 0},
+    }
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(records, max_size=60),
+    invalid=st.lists(invalid_records, max_size=30),
+    requested=st.sampled_from(list(RecordSelection)),
+    max_bytes=st.integers(2_000, 12_000),  # the frame alone is about 700 bytes
+    encoding=st.sampled_from([LAMBDA_RESULT, HTTP_BODY]),
+)
+def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
+    records: list[dict[str, Any]],
+    invalid: list[dict[str, Any]],
+    requested: RecordSelection,
+    max_bytes: int,
+    encoding: Encoding,
+) -> None:
+    payload = payload_of(records, invalid)
+    fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding)
+
+    # Within the limit, as the runtime will encode it
+    measure = lambda_bytes if encoding is LAMBDA_RESULT else http_body_bytes
+    assert measure(fitted) <= max_bytes
+    # Only the lists change, and they say what they left out
+    assert {key: value for key, value in fitted.items() if "records" not in key} == {
+        key: value for key, value in payload.items() if "records" not in key
+    }
+    included = RecordSelection(fitted["records_included"])
+    order = list(RecordSelection)
+    assert order.index(included) >= order.index(requested)
+    expected = {
+        RecordSelection.ALL: records,
+        RecordSelection.FAILED: [record for record in records if record["status"] == "failed"],
+        RecordSelection.NONE: [],
+    }[included]
+    assert fitted["records"] == expected
+    kept = len(fitted["invalid_records"])
+    assert fitted["invalid_records"] == invalid[:kept]
+    assert fitted["invalid_records_omitted"] == len(invalid) - kept
+    # Nothing was left out that would have fitted
+    if kept < len(invalid):  # invalid records come first: none of the others fitted either
+        assert fitted["records"] == []
+        with_more = {**fitted, "invalid_records": invalid[: kept + 1]}
+        assert counted(with_more, encoding) > max_bytes - OMITTED_SLACK
+    elif included is not requested:  # counted exactly: one level richer would have passed the limit
+        richer = order[order.index(included) - 1]
+        with_more = {**fitted, "records": fit_selection(records, richer), "records_included": richer.value}
+        assert counted(with_more, encoding) > max_bytes
+
+
+def fit_selection(records: list[dict[str, Any]], selection: RecordSelection) -> list[dict[str, Any]]:
+    if selection is RecordSelection.ALL:
+        return records
+    return [record for record in records if record["status"] == "failed"]
+
+
+@pytest.mark.parametrize(("encoding", "measure"), [(LAMBDA_RESULT, lambda_bytes), (HTTP_BODY, http_body_bytes)])
+def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(encoding: Encoding, measure: Any) -> None:
+    records = [{"restore_id": f"r{n}", "status": "failed" if n % 2 else "succeed"} for n in range(50)]
+    payload = payload_of(records, [{"index": 7, "restore_id": "x", "reason": 'status: "bad" \\ value'}])
+    assert fit(payload, ResponseLimit(max_bytes=measure(payload)), encoding) == payload
+    reduced = fit(payload, ResponseLimit(max_bytes=measure(payload) - 1), encoding)
+    assert reduced["records_included"] == "failed"
+    assert reduced["invalid_records"] == payload["invalid_records"]
+
+
+def test_the_failed_records_stay_when_all_of_them_do_not_fit() -> None:
+    records = [{"restore_id": f"r{n}", "status": "failed" if n % 10 == 0 else "succeed"} for n in range(400)]
+    payload = payload_of(records, [])
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload) - 1), LAMBDA_RESULT)
+    assert fitted["records_included"] == "failed"
+    assert [record["restore_id"] for record in fitted["records"]] == [f"r{n}" for n in range(0, 400, 10)]
+
+
+def test_non_ascii_text_is_never_undercounted() -> None:
+    # The python3.13 runtime writes UTF-8 unescaped: "é" is 2 bytes there and 6 as "\u00e9" here.
+    records = [{"restore_id": "r", "status": "succeed", "restore_remark": "é" * 1000}] * 20
+    payload = payload_of(records, [])
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload)), LAMBDA_RESULT)
+    # counted conservatively (40 kB in UTF-8, 120 kB as counted), so only the failed ones stay: none here
+    assert (fitted["records_included"], fitted["records"]) == ("failed", [])
+    assert lambda_bytes(fitted) <= lambda_bytes(payload)
+
+
+def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> None:
+    # The worst frame: longest IDs, counts and totals at the limits; fit() can always return it.
+    big = 10**9
+    frame = payload_of([], [])
+    frame.update(
+        total=big,
+        counts=dict.fromkeys(("waiting", "restoring", "succeed", "failed"), big),
+        forwarded={"queued": big, "already_forwarded": big},
+        records_included="failed",
+        invalid_records_omitted=big,
+        truncated=True,
+    )
+    share = ResponseLimit(max_bytes=MIN_RESPONSE_BYTES).shared(MAX_INSTANCES_PER_EVENT)
+    assert counted(frame, HTTP_BODY) <= share.max_bytes
+    assert len(json.dumps({"reports": [frame] * MAX_INSTANCES_PER_EVENT})) <= MIN_RESPONSE_BYTES
