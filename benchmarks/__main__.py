@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib.metadata import version
 
-from benchmarks import forwarding, imports, memory, parsing, sizes, window
+from benchmarks import forwarding, imports, memory, parsing, shaping, sizes, window
 from benchmarks.timing import Row
 
 
@@ -35,6 +35,7 @@ def main() -> None:
         "imports": (imports.run, 9, 3),
         "parsing": (parsing.run, 30, 5),
         "window": (window.run, 7, 1),
+        "shaping": (shaping.run, 7, 1),
         "forwarding": (forwarding.run, 1, 1),
         "memory": (memory.run, 3, 1),
         "sizes": (sizes.run, 1, 1),
