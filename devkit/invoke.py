@@ -69,10 +69,10 @@ def summarise(result: Any, seconds: float) -> list[str]:
 
 
 def _reduced(report: dict[str, Any]) -> str:
-    """What the payload left out to keep within the response size limit, if anything."""
+    """What the payload does not carry, asked for or cut to the response size limit: nothing, mostly."""
     left_out = []
     if report["records_included"] != "all":
-        left_out.append(f"records: {report['records_included']} included")
+        left_out.append(f"records in payload: {report['records_included']}")
     if report["invalid_records_omitted"]:
-        left_out.append(f"{report['invalid_records_omitted']} invalid records omitted")
-    return f"; payload {', '.join(left_out)}" if left_out else ""
+        left_out.append(f"invalid records omitted: {report['invalid_records_omitted']}")
+    return f"; {', '.join(left_out)}" if left_out else ""

@@ -58,15 +58,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
         deadline = Deadline.after(min(seconds_left, HTTP_INTEGRATION_SECONDS - RESPONSE_SECONDS))
         http_api.resolver.append_context(  # type: ignore[no-untyped-call]
-            settings=_settings, answer=lambda query, limit: _answer(query, deadline, limit, HTTP_BODY)
+            settings=_settings, answer=lambda query, limit: _fitted_payload(query, deadline, limit, HTTP_BODY)
         )
         return http_api.resolver.resolve(event, context)
     deadline = Deadline.after(seconds_left)
     try:
         request = request_from_event(event, runtime().settings)
-        if not request.several:
-            return _answer(request.queries[0], deadline, request.response, LAMBDA_RESULT)
-        return _watch_each(request.queries, deadline, request.response)
+        if not request.as_reports:
+            return _fitted_payload(request.queries[0], deadline, request.limit, LAMBDA_RESULT)
+        return _watch_each(request.queries, deadline, request.limit)
     except NAMED_ERRORS as error:  # their messages are ours: no secret, URL or payload in them
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
         raise
@@ -88,7 +88,7 @@ def _watch_each(queries: list[RestoreQuery], deadline: Deadline, limit: Response
     failures: dict[str, Exception] = {}
     for query in queries:
         try:
-            reports.append(_answer(query, deadline, limit, LAMBDA_RESULT))
+            reports.append(_fitted_payload(query, deadline, limit, LAMBDA_RESULT))
         except (DcsError, ForwardingError) as error:
             failures[query.instance_id] = error
             reports.append({"instance_id": query.instance_id, "error": error_response(error).body()["error"]})
@@ -102,7 +102,9 @@ def _settings() -> Settings:
     return runtime().settings
 
 
-def _answer(query: RestoreQuery, deadline: Deadline, limit: ResponseLimit, encoding: Encoding) -> dict[str, Any]:
+def _fitted_payload(
+    query: RestoreQuery, deadline: Deadline, limit: ResponseLimit, encoding: Encoding
+) -> dict[str, Any]:
     """The report's payload, fitted to what the caller can receive."""
     report = _watch(query, deadline)
     payload = fit(report.payload(), limit, encoding)

@@ -20,6 +20,7 @@ from .settings import Settings
 from .shaping import LAMBDA_RESPONSE_LIMIT, MIN_RESPONSE_BYTES, RecordSelection, ResponseLimit
 
 MAX_INSTANCES_PER_EVENT = 50
+ResponseBytes = Annotated[int, Field(strict=True, ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]  # no "1e5", no true
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -32,7 +33,7 @@ class _Event(BaseModel):
 
     # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
     records: RecordSelection = RecordSelection.ALL
-    max_response_bytes: Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)] | None = None
+    max_response_bytes: ResponseBytes | None = None
 
     def response_limit(self, settings: Settings) -> ResponseLimit:
         """The event may lower the configured size limit, never raise it."""
@@ -46,8 +47,8 @@ class WatchRequest:
     """What an event asks for: one query per instance, and what the answer may hold."""
 
     queries: list[RestoreQuery]
-    response: ResponseLimit
-    several: bool = False  # named as a list of instances: the answer is {"reports": [...]}
+    limit: ResponseLimit
+    as_reports: bool = False  # named as a list of instances: the answer is {"reports": [...]}, sharing the limit
 
 
 class SchedulerInput(_Event):
@@ -120,7 +121,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         limit = schedule.response_limit(settings)
         if schedule.instance_ids is None:
             return WatchRequest(queries, limit)
-        return WatchRequest(queries, limit.shared(len(queries)), several=True)
+        return WatchRequest(queries, limit.shared(len(queries)), as_reports=True)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
         query = build_query(

@@ -50,7 +50,7 @@ def test_invoke_runs_every_event_file(name: str, invoked: dict[str, subprocess.C
             for report in reports:
                 read = sum(report["counts"].values())
                 assert f"{report['instance_id']}: {read} records (" in done.stderr
-                reduced = f"payload records: {report['records_included']} included" in done.stderr
+                reduced = f"records in payload: {report['records_included']}" in done.stderr
                 assert reduced == (report["records_included"] != "all")
     else:
         assert done.stdout.strip() == "" or json.loads(done.stdout)["statusCode"] == 400

@@ -13,8 +13,9 @@ from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
+from restore_watch.shaping import HTTP_ENVELOPE_BYTES
 
-from ..support import AwsResources, load_event
+from ..support import AwsResources, fresh_container, load_event
 
 OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
 RECORDS = 400  # one every 7 minutes from 2024-01-01: about 190 kB of payload, 80 of them failed (about 40 kB)
@@ -103,11 +104,27 @@ def test_an_http_body_fits_the_limit_as_lambda_returns_it(
     monkeypatch.setenv("MAX_RESPONSE_BYTES", str(SMALL_LIMIT))
     answer = lambda_handler(http_event(**WINDOW), LocalContext())
     assert answer["statusCode"] == 200
-    assert len(json.dumps(answer["body"], ensure_ascii=False).encode()) <= SMALL_LIMIT  # the body inside the response
+    assert lambda_bytes(answer) <= SMALL_LIMIT  # the whole response: status, headers and the escaped body
     body = json.loads(answer["body"])
     assert body["records_included"] == "failed"
     assert sorted(record["restore_id"] for record in body["records"]) == failed_restore_ids()
     assert queued_restore_ids(aws) == failed_restore_ids()
+
+
+def test_an_http_answer_is_whole_up_to_the_limit_and_never_over_it(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the size of the whole answer, with the room fit() keeps for the response around the body
+    whole = lambda_handler(http_event(**WINDOW), LocalContext())
+    counted = len(json.dumps(whole["body"])) + HTTP_ENVELOPE_BYTES
+    assert lambda_bytes(whole) <= counted
+    # Then a limit of exactly that keeps every record, and any less keeps the failed ones, within the limit
+    for limit, included in ((counted, "all"), (counted - 1, "failed"), (lambda_bytes(whole) - 1, "failed")):
+        monkeypatch.setenv("MAX_RESPONSE_BYTES", str(limit))
+        fresh_container()
+        answer = lambda_handler(http_event(**WINDOW), LocalContext())
+        assert lambda_bytes(answer) <= limit
+        assert json.loads(answer["body"])["records_included"] == included
 
 
 @pytest.mark.parametrize(("records", "included"), [("failed", "failed"), ("none", "none"), ("all", "all")])
@@ -136,9 +153,9 @@ def test_several_instances_share_the_limit(function_env: dict[str, str], emulato
         "instance_ids": [DEFAULT_INSTANCE_ID, OTHER_INSTANCE],
         "lookback": "P9D",
         "scheduled_time": "2024-01-10T00:00:00Z",
-        "max_response_bytes": 2 * SMALL_LIMIT,
+        "max_response_bytes": 300_000,  # each window whole is about 180 kB: one would fit, not both
     }
     result = lambda_handler(event, LocalContext())
-    assert lambda_bytes(result) <= 2 * SMALL_LIMIT
+    assert lambda_bytes(result) <= 300_000
     assert [report["records_included"] for report in result["reports"]] == ["failed", "failed"]
     assert queued_restore_ids(aws) == sorted(failed_restore_ids() + failed_restore_ids(OTHER_INSTANCE))

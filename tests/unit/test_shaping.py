@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from restore_watch import shaping
 from restore_watch.shaping import (
     HTTP_BODY,
+    HTTP_ENVELOPE_BYTES,
     LAMBDA_RESULT,
     MIN_RESPONSE_BYTES,
     Encoding,
@@ -30,16 +33,18 @@ def lambda_bytes(payload: Any) -> int:
     return len(json.dumps(payload, ensure_ascii=False).encode())
 
 
-def http_body_bytes(payload: Any) -> int:
-    """The body as Powertools writes it, then as a string inside Lambda's JSON response."""
-    return len(json.dumps(json.dumps(payload, separators=(",", ":")), ensure_ascii=False).encode())
+def http_response_bytes(payload: Any) -> int:
+    """The response as Powertools 3 answers an HTTP API request (the integration tests measure the real one)."""
+    body = json.dumps(payload, separators=(",", ":"))
+    headers = {"Content-Type": "application/json"}
+    return lambda_bytes({"statusCode": 200, "body": body, "isBase64Encoded": False, "headers": headers, "cookies": []})
 
 
 def counted(payload: Any, encoding: Encoding) -> int:
     """fit's own count, ASCII-escaped (an upper bound of the UTF-8 bytes)."""
     if encoding is LAMBDA_RESULT:
         return len(json.dumps(payload))
-    return len(json.dumps(json.dumps(payload, separators=(",", ":"))))
+    return len(json.dumps(json.dumps(payload, separators=(",", ":")))) + HTTP_ENVELOPE_BYTES
 
 
 texts = st.text(max_size=60)
@@ -80,6 +85,7 @@ def payload_of(records: list[dict[str, Any]], invalid: list[dict[str, Any]]) -> 
     requested=st.sampled_from(list(RecordSelection)),
     max_bytes=st.integers(2_000, 12_000),  # the frame alone is about 700 bytes
     encoding=st.sampled_from([LAMBDA_RESULT, HTTP_BODY]),
+    chunk=st.sampled_from([1, 2, 7, shaping.CHUNK]),
 )
 def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
     records: list[dict[str, Any]],
@@ -87,12 +93,14 @@ def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
     requested: RecordSelection,
     max_bytes: int,
     encoding: Encoding,
+    chunk: int,
 ) -> None:
     payload = payload_of(records, invalid)
-    fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding)
+    with patch.object(shaping, "CHUNK", chunk):  # lists of any length cross chunk boundaries
+        fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding)
 
     # Within the limit, as the runtime will encode it
-    measure = lambda_bytes if encoding is LAMBDA_RESULT else http_body_bytes
+    measure = lambda_bytes if encoding is LAMBDA_RESULT else http_response_bytes
     assert measure(fitted) <= max_bytes
     # Only the lists change, and they say what they left out
     assert {key: value for key, value in fitted.items() if "records" not in key} == {
@@ -127,12 +135,17 @@ def fit_selection(records: list[dict[str, Any]], selection: RecordSelection) -> 
     return [record for record in records if record["status"] == "failed"]
 
 
-@pytest.mark.parametrize(("encoding", "measure"), [(LAMBDA_RESULT, lambda_bytes), (HTTP_BODY, http_body_bytes)])
-def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(encoding: Encoding, measure: Any) -> None:
+@pytest.mark.parametrize("chunk", [1, 7, shaping.CHUNK])
+@pytest.mark.parametrize(("encoding", "measure"), [(LAMBDA_RESULT, lambda_bytes), (HTTP_BODY, http_response_bytes)])
+def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(
+    encoding: Encoding, measure: Any, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shaping, "CHUNK", chunk)
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 2 else "succeed"} for n in range(50)]
     payload = payload_of(records, [{"index": 7, "restore_id": "x", "reason": 'status: "bad" \\ value'}])
-    assert fit(payload, ResponseLimit(max_bytes=measure(payload)), encoding) == payload
-    reduced = fit(payload, ResponseLimit(max_bytes=measure(payload) - 1), encoding)
+    assert measure(payload) <= counted(payload, encoding)
+    assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding) == payload
+    reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding)
     assert reduced["records_included"] == "failed"
     assert reduced["invalid_records"] == payload["invalid_records"]
 
@@ -168,5 +181,6 @@ def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> No
         truncated=True,
     )
     share = ResponseLimit(max_bytes=MIN_RESPONSE_BYTES).shared(MAX_INSTANCES_PER_EVENT)
-    assert counted(frame, HTTP_BODY) <= share.max_bytes
-    assert len(json.dumps({"reports": [frame] * MAX_INSTANCES_PER_EVENT})) <= MIN_RESPONSE_BYTES
+    fitted = fit(frame, share, LAMBDA_RESULT)
+    assert lambda_bytes({"reports": [fitted] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
+    assert counted(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared

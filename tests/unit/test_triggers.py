@@ -84,6 +84,8 @@ def test_allowed_projects_come_comma_separated_from_the_environment() -> None:
         ({"instance_id": "i", "scheduled_time": "2024-03-01T12:00:00Z", "records": "some"}, "records"),
         ({"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000", "records": 1}, "records"),
         ({"instance_id": "i", "begin_time": "x", "end_time": "y", "max_response_bytes": "lots"}, "max_response_bytes"),
+        ({"instance_id": "i", "begin_time": "x", "end_time": "y", "max_response_bytes": True}, "max_response_bytes"),
+        ({"instance_id": "i", "begin_time": "x", "end_time": "y", "max_response_bytes": "99999"}, "max_response_bytes"),
         (
             {
                 "instance_id": "i",
@@ -124,20 +126,20 @@ def test_a_scheduled_rule_reads_the_configured_instance_and_lookback() -> None:
 def test_an_event_lowers_the_response_limit_but_never_raises_it() -> None:
     window = {"instance_id": "i", "begin_time": "20240101000000", "end_time": "20240101000000"}
     settings = SETTINGS.model_copy(update={"max_response_bytes": 1_000_000})
-    assert request_from_event(window, settings).response == ResponseLimit(RecordSelection.ALL, 1_000_000)
+    assert request_from_event(window, settings).limit == ResponseLimit(RecordSelection.ALL, 1_000_000)
     lower = request_from_event({**window, "max_response_bytes": 262_144, "records": "failed"}, settings)
-    assert lower.response == ResponseLimit(RecordSelection.FAILED, 262_144)
+    assert lower.limit == ResponseLimit(RecordSelection.FAILED, 262_144)
     higher = request_from_event({**window, "max_response_bytes": 6_000_000}, settings)
-    assert higher.response.max_bytes == 1_000_000
+    assert higher.limit.max_bytes == 1_000_000
 
 
 def test_several_instances_share_the_limit_and_answer_as_reports() -> None:
     one = request_from_event({"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}, SETTINGS)
-    assert not one.several
-    assert one.response.max_bytes == SETTINGS.max_response_bytes
+    assert not one.as_reports
+    assert one.limit.max_bytes == SETTINGS.max_response_bytes
     many = request_from_event(
         {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "records": "none"}, SETTINGS
     )
-    assert many.several
-    assert many.response.records is RecordSelection.NONE
-    assert 3 * many.response.max_bytes <= SETTINGS.max_response_bytes < 3 * (many.response.max_bytes + 10)
+    assert many.as_reports
+    assert many.limit.records is RecordSelection.NONE
+    assert 3 * many.limit.max_bytes <= SETTINGS.max_response_bytes < 3 * (many.limit.max_bytes + 10)
