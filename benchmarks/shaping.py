@@ -9,24 +9,28 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from benchmarks.timing import Row, median_seconds
+from dcs_restores import RestoreQuery, RestoreResult
 from dcs_restores.models import RestoreRecord
+from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from devkit.seed import generate_records
+from restore_watch.forwarding import ForwardOutcome
+from restore_watch.service import RestoreReport
 from restore_watch.shaping import LAMBDA_RESULT, ResponseLimit, fit
 
 SIZES = (10_000, 100_000)  # within the default limit (about 4.6 MB), and ten times past it
 
 
 def payload(records: int) -> dict[str, Any]:
-    """A payload as ``RestoreReport.payload`` builds it, over seeded records."""
+    """The whole payload of a window of seeded records, as the handler builds it."""
     validated = TypeAdapter(list[RestoreRecord]).validate_python(generate_records(records))
-    return {
-        "instance_id": "a1b2c3d4-0000-1111-2222-333344445555",
-        "project_id": "0123456789abcdef0123456789abcdef",
-        "records": [record.model_dump(mode="json") for record in validated],
-        "records_included": "all",
-        "invalid_records": [],
-        "invalid_records_omitted": 0,
-    }
+    query = RestoreQuery.of(
+        project_id=DEFAULT_PROJECT_ID,
+        instance_id=DEFAULT_INSTANCE_ID,
+        begin_time="20240101000000",
+        end_time="20240131000000",
+    )
+    result = RestoreResult.collect(validated, [], records, truncated=False)
+    return RestoreReport(query, result, ForwardOutcome(0, 0)).payload()
 
 
 def run(repeats: int) -> list[Row]:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from dcs_restores.query import SafeId, first_error
 
-from .shaping import DEFAULT_MAX_RESPONSE_BYTES, LAMBDA_RESPONSE_LIMIT, MIN_RESPONSE_BYTES
+from .shaping import DEFAULT_MAX_RESPONSE_BYTES, ResponseBytes
 
 
 class ConfigurationError(Exception):
@@ -40,9 +40,7 @@ class Settings(BaseModel):
     ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
-    max_response_bytes: Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)] = (
-        DEFAULT_MAX_RESPONSE_BYTES
-    )
+    max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
     schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=1)
 
     @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")

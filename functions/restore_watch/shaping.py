@@ -17,13 +17,18 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from dcs_restores import RestoreStatus
 
 LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous invoke
 DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with some to spare
 HTTP_ENVELOPE_BYTES = 1_024  # statusCode, headers, cookies around an HTTP body: 119 bytes as Powertools writes them
 CHUNK = 1_000  # items encoded at once while counting
 MIN_RESPONSE_BYTES = 65_536  # a payload without its lists is under 1 KB: room for 50 instances' reports
+ResponseBytes = Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]
 
 
 class RecordSelection(StrEnum):
@@ -78,7 +83,7 @@ def fit(payload: dict[str, Any], limit: ResponseLimit, encoding: Encoding) -> di
                 return _fitted(payload, chosen, selection, invalid, 0)
     # Not even the invalid records fit: no records, and as many of those as there is room for.
     room = limit.max_bytes - _frame_bytes(payload, RecordSelection.NONE, len(invalid), encoding)
-    kept, _ = _prefix_within(invalid, room, encoding)
+    kept = _prefix_within(invalid, room, encoding)
     return _fitted(payload, [], RecordSelection.NONE, invalid[:kept], len(invalid) - kept)
 
 
@@ -107,7 +112,7 @@ def _select(records: list[dict[str, Any]], selection: RecordSelection) -> list[d
     if selection is RecordSelection.ALL:
         return records
     if selection is RecordSelection.FAILED:
-        return [record for record in records if record["status"] == "failed"]
+        return [record for record in records if record["status"] == RestoreStatus.FAILED]
     return []
 
 
@@ -125,12 +130,11 @@ def _items_bytes_within(items: list[Any], room: int, encoding: Encoding) -> int 
     return used
 
 
-def _prefix_within(items: Sequence[Any], room: int, encoding: Encoding) -> tuple[int, int]:
-    """How many leading ``items`` fit in ``room`` bytes as list items, and the bytes they take."""
+def _prefix_within(items: Sequence[Any], room: int, encoding: Encoding) -> int:
+    """How many leading ``items`` fit in ``room`` bytes as list items, counted one by one."""
     used = 0
     for count, item in enumerate(items):
-        size = encoding.size(item) + (encoding.item_separator if count else 0)
-        if used + size > room:
-            return count, used
-        used += size
-    return len(items), used
+        used += encoding.size(item) + (encoding.item_separator if count else 0)
+        if used > room:
+            return count
+    return len(items)

@@ -17,10 +17,9 @@ from dcs_restores import InvalidQueryError, RestoreQuery
 from dcs_restores.query import SafeId, first_error
 
 from .settings import Settings
-from .shaping import LAMBDA_RESPONSE_LIMIT, MIN_RESPONSE_BYTES, RecordSelection, ResponseLimit
+from .shaping import LAMBDA_RESPONSE_LIMIT, RecordSelection, ResponseBytes, ResponseLimit
 
 MAX_INSTANCES_PER_EVENT = 50
-ResponseBytes = Annotated[int, Field(strict=True, ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]  # no "1e5", no true
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -33,7 +32,7 @@ class _Event(BaseModel):
 
     # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
     records: RecordSelection = RecordSelection.ALL
-    max_response_bytes: ResponseBytes | None = None
+    max_response_bytes: Annotated[ResponseBytes, Field(strict=True)] | None = None  # in JSON: no "65536", no true
 
     def response_limit(self, settings: Settings) -> ResponseLimit:
         """The event may lower the configured size limit, never raise it."""
