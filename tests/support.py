@@ -129,3 +129,8 @@ def free_port() -> int:
 def load_event(name: str) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     return loaded
+
+
+def lambda_bytes(result: Any) -> int:
+    """The bytes Lambda's python3.13 runtime returns for ``result``: json.dumps, UTF-8, no ASCII escaping."""
+    return len(json.dumps(result, ensure_ascii=False).encode())

@@ -15,7 +15,7 @@ from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
 from restore_watch.shaping import HTTP_ENVELOPE_BYTES
 
-from ..support import AwsResources, fresh_container, load_event
+from ..support import AwsResources, fresh_container, lambda_bytes, load_event
 
 OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
 RECORDS = 400  # one every 7 minutes from 2024-01-01: about 190 kB of payload, 80 of them failed (about 40 kB)
@@ -31,11 +31,6 @@ def emulator() -> Iterator[Emulator]:
     server = Emulator(SEEDED)
     with server:
         yield server
-
-
-def lambda_bytes(result: Any) -> int:
-    """What Lambda's python3.13 runtime returns: json.dumps, UTF-8, no ASCII escaping."""
-    return len(json.dumps(result, ensure_ascii=False).encode())
 
 
 def http_event(**query: str) -> dict[str, Any]:

@@ -23,14 +23,11 @@ from restore_watch.shaping import (
 )
 from restore_watch.triggers import MAX_INSTANCES_PER_EVENT
 
+from ..support import lambda_bytes
+
 # When invalid records are cut, fit() counts their omitted count at its longest: a few bytes to spare
 OMITTED_SLACK = 8
 ID = "a" * 64
-
-
-def lambda_bytes(payload: Any) -> int:
-    """What Lambda's python3.13 runtime sends: default separators, UTF-8, no ASCII escaping."""
-    return len(json.dumps(payload, ensure_ascii=False).encode())
 
 
 def http_response_bytes(payload: Any) -> int:
