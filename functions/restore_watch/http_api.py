@@ -14,8 +14,15 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dcs_restores import InvalidRecord, RestoreQuery, RestoreRecord, RestoreStatus
-from dcs_restores.query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
+from dcs_restores import (
+    MAX_PAGE_SIZE,
+    SAFE_ID_PATTERN,
+    InvalidRecord,
+    RestoreQuery,
+    RestoreRecord,
+    RestoreStatus,
+    first_error,
+)
 
 from .errors import ErrorResponse, bad_input, error_response
 from .shaping import RecordSelection, ResponseLimit

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from dcs_restores.query import SafeId, first_error
+from dcs_restores import SafeId, first_error
 
 from .shaping import DEFAULT_MAX_RESPONSE_BYTES, ResponseBytes
 

@@ -13,8 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dcs_restores import InvalidQueryError, RestoreQuery
-from dcs_restores.query import SafeId, first_error
+from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
 
 from .settings import Settings
 from .shaping import LAMBDA_RESPONSE_LIMIT, RecordSelection, ResponseBytes, ResponseLimit

@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_kind
 from hypothesis import strategies as st
 
-from dcs_restores import InvalidQueryError, RestoreQuery
-from dcs_restores.query import SAFE_ID_PATTERN
+from dcs_restores import SAFE_ID_PATTERN, InvalidQueryError, RestoreQuery
 from restore_watch.settings import Settings
 from restore_watch.triggers import UnknownEventError, request_from_event
 

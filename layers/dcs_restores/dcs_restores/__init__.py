@@ -1,4 +1,7 @@
-"""Client library for Huawei Cloud DCS "List instance restore records". Knows nothing of AWS."""
+"""Client library for Huawei Cloud DCS "List instance restore records". Knows nothing of AWS.
+
+What this module exports is the whole public surface: nothing else is imported from outside.
+"""
 
 from .client import DcsRestoresClient
 from .errors import (
@@ -12,11 +15,13 @@ from .errors import (
     InvalidQueryError,
 )
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
-from .query import RestoreQuery
+from .query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "SAFE_ID_PATTERN",
     "Credentials",
     "DcsAuthError",
     "DcsBadRequestError",
@@ -35,4 +40,6 @@ __all__ = [
     "RestoreResult",
     "RestoreStatus",
     "RetryPolicy",
+    "SafeId",
+    "first_error",
 ]

@@ -1,4 +1,4 @@
-"""One exception family for everything the DCS client can refuse or fail at.
+"""One exception family for everything DCS can refuse or fail at, and the error for bad input.
 
 Each error carries the HTTP status and the DCS request ID when there was a response, so an
 operator can quote them to the vendor. Messages never hold credentials or signatures.
@@ -37,15 +37,6 @@ class DcsError(Exception):
         return f"{self.message} ({', '.join(context)})" if context else self.message
 
 
-class InvalidQueryError(DcsError, ValueError):
-    """A query input is invalid; raised before any request is sent. ``field`` names the input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.reason = message
-
-
 class DcsBadRequestError(DcsError):
     """DCS rejected the request (400, or another 4xx that is not about authentication)."""
 
@@ -68,3 +59,15 @@ class DcsTimeoutError(DcsError):
 
 class DcsInvalidResponseError(DcsError):
     """DCS answered with a body that is not JSON or not the documented shape."""
+
+
+class InvalidQueryError(ValueError):
+    """A query input is invalid; raised before any request is sent. ``field`` names the input.
+
+    Bad input, not a DCS failure: deliberately outside the :class:`DcsError` family.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

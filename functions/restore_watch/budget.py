@@ -1,0 +1,69 @@
+"""One invocation's time, split into named parts; every component takes its part from here.
+
+```
+now ───────── DCS reads ─────────┬── forwarding reserve ──┬── response reserve ──┐ the answer is due
+                                 dcs_reads                 work                   (Lambda's timeout,
+                                                                                   or the HTTP API's 30 s)
+```
+
+DCS reads stop early enough to leave the forwarding reserve; forwarding stops at ``work``;
+fitting and returning the payload has the response reserve. A ledger claim lasts as long as
+the invocation may (plus a margin): a run that dies leaves nothing locked for longer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dcs_restores import Deadline
+
+HTTP_INTEGRATION_SECONDS = 30.0  # an HTTP API gives up on its Lambda integration after 30 s
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every time setting of the function, in seconds (defaults fit the template's 120 s timeout)."""
+
+    response_reserve: float = 1.0  # kept back from the work for fitting and returning the payload
+    forwarding_reserve: float = 3.0  # DCS reads end this long before the work does
+    http_integration: float = HTTP_INTEGRATION_SECONDS
+    min_dcs_request: float = 0.5  # no DCS request starts with less than this left
+    min_aws_call: float = 1.0  # no SQS or DynamoDB call starts with less than this left
+    lease_margin: float = 10.0  # a ledger claim outlives the invocation by this much
+    # boto3 clients: connect and read timeouts per attempt, attempts per call (botocore's
+    # ``max_attempts`` in standard mode counts the first attempt too).
+    aws_connect_timeout: float = 2.0
+    aws_read_timeout: float = 5.0
+    aws_max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The deadlines of one invocation."""
+
+    timing: Timing
+    invocation: Deadline  # Lambda ends the invocation here (the HTTP API may stop waiting sooner)
+    work: Deadline  # forwarding and everything before it ends here
+    dcs_reads: Deadline  # reading DCS ends here
+
+    @classmethod
+    def of(
+        cls,
+        remaining_seconds: float,
+        timing: Timing,
+        *,
+        http: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Budget:
+        """The budget of an invocation with ``remaining_seconds`` left (as Lambda's context tells)."""
+        invocation = Deadline.after(remaining_seconds, clock)
+        answer_by = min(remaining_seconds, timing.http_integration) if http else remaining_seconds
+        work = Deadline.after(answer_by - timing.response_reserve, clock)
+        return cls(timing, invocation, work, work.before(timing.forwarding_reserve))
+
+    def lease(self) -> timedelta:
+        """How long a claim taken now must hold: until the invocation can no longer be running, and a margin."""
+        return timedelta(seconds=max(0.0, self.invocation.remaining()) + self.timing.lease_margin)
