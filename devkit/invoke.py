@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from restore_watch.payload import RestorePayload  # the shape alone: nothing here reads the environment
+
 DEFAULT_REMAINING_MS = 120_000  # the template's timeout
 
 
@@ -48,31 +50,32 @@ def summarise(result: Any, seconds: float) -> list[str]:
             return [f"HTTP {result['statusCode']}: {error.get('code')}: {error.get('message')} ({seconds:.2f} s)"]
         lines.append(f"HTTP {result['statusCode']}")
         result = body
-    reports = result.get("reports", [result]) if isinstance(result, dict) else []
-    for report in reports:
-        if "error" in report:
-            lines.append(f"{report.get('instance_id')}: failed: {report['error'].get('code')}")
+    answers = result.get("reports", [result]) if isinstance(result, dict) else []
+    for answer in answers:
+        if not isinstance(answer, dict) or "counts" not in answer:  # not a payload (the OpenAPI document)
             continue
-        if "counts" not in report:
-            continue
-        counts = ", ".join(f"{status} {count}" for status, count in report["counts"].items())
-        invalid = len(report["invalid_records"]) + report["invalid_records_omitted"]
-        lines.append(
-            f"{report['instance_id']}: {sum(report['counts'].values())} records ({counts}), "
-            f"{invalid} invalid; failed restores queued {report['forwarded']['queued']}, "
-            f"already forwarded {report['forwarded']['already_forwarded']}"
-            + ("; TRUNCATED" if report.get("truncated") else "")
-            + _reduced(report)
-        )
+        lines.append(_report_line(RestorePayload.model_validate(answer)))
     lines.append(f"done in {seconds:.2f} s")
     return lines
 
 
-def _reduced(report: dict[str, Any]) -> str:
+def _report_line(payload: RestorePayload) -> str:
+    counts = ", ".join(f"{status} {count}" for status, count in payload.counts.items())
+    invalid = len(payload.invalid_records) + payload.invalid_records_omitted
+    return (
+        f"{payload.instance_id}: {sum(payload.counts.values())} records ({counts}), "
+        f"{invalid} invalid; failed restores queued {payload.forwarded.queued}, "
+        f"already forwarded {payload.forwarded.already_forwarded}"
+        + ("; TRUNCATED" if payload.truncated else "")
+        + _reduced(payload)
+    )
+
+
+def _reduced(payload: RestorePayload) -> str:
     """What the payload does not carry, asked for or cut to the response size limit: nothing, mostly."""
     left_out = []
-    if report["records_included"] != "all":
-        left_out.append(f"records in payload: {report['records_included']}")
-    if report["invalid_records_omitted"]:
-        left_out.append(f"invalid records omitted: {report['invalid_records_omitted']}")
+    if payload.records_included != "all":
+        left_out.append(f"records in payload: {payload.records_included}")
+    if payload.invalid_records_omitted:
+        left_out.append(f"invalid records omitted: {payload.invalid_records_omitted}")
     return f"; {', '.join(left_out)}" if left_out else ""

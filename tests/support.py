@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import socket
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,10 +106,34 @@ def fresh_container() -> None:
     """Forget what a warm Lambda container would keep: the runtime and cached secrets."""
     from aws_lambda_powertools.utilities import parameters
 
-    from restore_watch import app
+    from restore_watch.service import restore_watch
 
-    app._runtime = None
+    restore_watch.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def function_logs(level: int = logging.INFO) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The function's log lines as CloudWatch receives them: one JSON object a line, parsed.
+
+    While the block runs, the Powertools handler that every logger of ours shares writes to a
+    buffer, and our loggers log at ``level``; metrics (EMF) go elsewhere.
+    """
+    from restore_watch.observability import OUR_LOGGERS, logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous_stream = handler.setStream(buffer)
+    previous_levels = {name: logging.getLogger(name).level for name in OUR_LOGGERS}
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    finally:
+        handler.setStream(previous_stream)
+        for name, previous in previous_levels.items():
+            logging.getLogger(name).setLevel(previous)
 
 
 ROOT = Path(__file__).parent.parent

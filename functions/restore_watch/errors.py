@@ -1,8 +1,15 @@
-"""The one place where exceptions become HTTP status codes and error bodies."""
+"""The function's errors, and the one table that turns any of them into an HTTP status and body.
+
+Families: bad input (``InvalidQueryError`` from the layer, ``UnknownEventError``), settings
+(``ConfigurationError``), DCS (``DcsError`` and its kinds, from the layer), forwarding
+(``ForwardingError``) and a schedule's instances (``InstancesFailedError``). The table is looked
+up along the error's class hierarchy, so the most specific entry wins whatever its place.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from dcs_restores import (
@@ -17,13 +24,36 @@ from dcs_restores import (
 )
 
 from .forwarding import ForwardingError
-from .settings import ConfigurationError, SecretUnavailableError
-from .triggers import UnknownEventError
+
+
+class UnknownEventError(ValueError):
+    """The event has none of the shapes this function accepts; nothing was sent to DCS."""
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid; ``variable`` names the environment variable."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+
+
+class SecretUnavailableError(ConfigurationError):
+    """Secrets Manager could not be reached or answered with an error that may pass: retry."""
+
+
+class InstancesFailedError(Exception):
+    """Some instances of a multi-instance schedule failed; the others were watched and forwarded."""
+
+    def __init__(self, failures: dict[str, Exception]) -> None:
+        details = "; ".join(f"{instance}: {type(error).__name__}" for instance, error in failures.items())
+        super().__init__(f"{len(failures)} instance(s) failed: {details}")
+        self.failures = failures
 
 
 @dataclass(frozen=True)
 class ErrorResponse:
-    status: int
+    status: HTTPStatus
     code: str
     message: str
     details: dict[str, Any]
@@ -32,38 +62,61 @@ class ErrorResponse:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
-def bad_input(field: str, message: str) -> ErrorResponse:
-    return ErrorResponse(400, "invalid_request", f"{field}: {message}", {"field": field})
+@dataclass(frozen=True)
+class _Answer:
+    status: HTTPStatus
+    code: str
+    message: str | None = None  # None: the error's own message, which is ours and safe to show
 
 
-_UPSTREAM: dict[type[DcsError], tuple[int, str, str]] = {  # most specific first
-    DcsNotFoundError: (404, "instance_not_found", "DCS has no such instance in this project."),
-    DcsAuthError: (502, "dcs_auth_failed", "DCS refused this function's credentials."),
-    DcsBadRequestError: (502, "dcs_rejected", "DCS rejected the request."),
-    DcsUnavailableError: (502, "dcs_unavailable", "DCS is unavailable; try again later."),
-    DcsInvalidResponseError: (502, "dcs_invalid_response", "DCS answered with an unreadable body."),
-    DcsTimeoutError: (504, "dcs_timeout", "DCS did not answer in time."),
+_ANSWERS: dict[type[Exception], _Answer] = {
+    InvalidQueryError: _Answer(HTTPStatus.BAD_REQUEST, "invalid_request"),
+    UnknownEventError: _Answer(HTTPStatus.BAD_REQUEST, "unknown_event"),
+    ConfigurationError: _Answer(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "configuration_error", "The function is misconfigured."
+    ),
+    SecretUnavailableError: _Answer(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "secret_unavailable",
+        "The function's credentials could not be read; try again later.",
+    ),
+    DcsError: _Answer(HTTPStatus.BAD_GATEWAY, "dcs_error", "DCS failed."),
+    DcsNotFoundError: _Answer(HTTPStatus.NOT_FOUND, "instance_not_found", "DCS has no such instance in this project."),
+    DcsAuthError: _Answer(HTTPStatus.BAD_GATEWAY, "dcs_auth_failed", "DCS refused this function's credentials."),
+    DcsBadRequestError: _Answer(HTTPStatus.BAD_GATEWAY, "dcs_rejected", "DCS rejected the request."),
+    DcsUnavailableError: _Answer(HTTPStatus.BAD_GATEWAY, "dcs_unavailable", "DCS is unavailable; try again later."),
+    DcsInvalidResponseError: _Answer(
+        HTTPStatus.BAD_GATEWAY, "dcs_invalid_response", "DCS answered with an unreadable body."
+    ),
+    DcsTimeoutError: _Answer(HTTPStatus.GATEWAY_TIMEOUT, "dcs_timeout", "DCS did not answer in time."),
+    ForwardingError: _Answer(HTTPStatus.SERVICE_UNAVAILABLE, "forwarding_failed"),
+    InstancesFailedError: _Answer(HTTPStatus.BAD_GATEWAY, "instances_failed"),
 }
+_INTERNAL = _Answer(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error.")
+
+# The errors whose messages are ours (no secret, URL or payload in them): logged by name, then raised.
+NAMED_ERRORS: tuple[type[Exception], ...] = tuple(_ANSWERS)
 
 
 def error_response(error: Exception) -> ErrorResponse:
     """Status and body for ``error``: no stack trace, secret or internal URL ever goes out."""
+    answer = next((_ANSWERS[kind] for kind in type(error).__mro__ if kind in _ANSWERS), _INTERNAL)
+    return ErrorResponse(answer.status, answer.code, answer.message or str(error), _details(error))
+
+
+def bad_input(field: str, reason: str) -> ErrorResponse:
+    return error_response(InvalidQueryError(field, reason))
+
+
+def _details(error: Exception) -> dict[str, Any]:
+    """What each family can tell a caller about itself (the families do not overlap)."""
     if isinstance(error, InvalidQueryError):
-        return bad_input(error.field, error.reason)
-    if isinstance(error, UnknownEventError):
-        return ErrorResponse(400, "unknown_event", str(error), {})
-    if isinstance(error, DcsError):
-        status, code, message = next(
-            (value for kind, value in _UPSTREAM.items() if isinstance(error, kind)),
-            (502, "dcs_error", "DCS failed."),
-        )
-        details = {"dcs_status": error.status, "dcs_request_id": error.request_id, "dcs_error_code": error.error_code}
-        return ErrorResponse(status, code, message, {name: value for name, value in details.items() if value})
-    if isinstance(error, ForwardingError):
-        return ErrorResponse(503, "forwarding_failed", str(error), {"unsent_restore_ids": error.unsent})
-    if isinstance(error, SecretUnavailableError):
-        message = "The function's credentials could not be read; try again later."
-        return ErrorResponse(503, "secret_unavailable", message, {"variable": error.variable})
+        return {"field": error.field}
     if isinstance(error, ConfigurationError):
-        return ErrorResponse(500, "configuration_error", "The function is misconfigured.", {"variable": error.variable})
-    return ErrorResponse(500, "internal_error", "Internal error.", {})
+        return {"variable": error.variable}
+    if isinstance(error, ForwardingError):
+        return {"unsent_restore_ids": error.unsent}
+    if isinstance(error, DcsError):
+        details = {"dcs_status": error.status, "dcs_request_id": error.request_id, "dcs_error_code": error.error_code}
+        return {name: value for name, value in details.items() if value}
+    return {}

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from dcs_restores import Deadline, RestoreRecord
 
 logger = logging.getLogger(__name__)
@@ -53,10 +55,14 @@ class LedgerUnavailableError(ForwardingError):
     """The DynamoDB ledger could not be read or written."""
 
 
-@dataclass(frozen=True)
-class ForwardOutcome:
+class Forwarded(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     queued: int
     already_forwarded: int
+
+
+ForwardOutcome = Forwarded
 
 
 @dataclass(frozen=True)
@@ -312,7 +318,7 @@ class FailedRestoreForwarder:
                 in_flight=_ids(claims.get(Claim.IN_FLIGHT, [])),
                 unconfirmed=_ids(unconfirmed),
             )
-        return ForwardOutcome(queued=len(sent), already_forwarded=len(claims.get(Claim.FORWARDED, [])))
+        return Forwarded(queued=len(sent), already_forwarded=len(claims.get(Claim.FORWARDED, [])))
 
     def _claim(self, restores: Sequence[FailedRestore], deadline: Deadline) -> dict[Claim | None, list[FailedRestore]]:
         """Restores by what the ledger said of them; ``None`` for those the deadline left unclaimed.

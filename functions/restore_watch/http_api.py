@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -12,20 +11,14 @@ from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from dcs_restores import (
-    MAX_PAGE_SIZE,
-    SAFE_ID_PATTERN,
-    InvalidRecord,
-    RestoreQuery,
-    RestoreRecord,
-    RestoreStatus,
-    first_error,
-)
+from dcs_restores import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
 
 from .errors import ErrorResponse, bad_input, error_response
-from .shaping import RecordSelection, ResponseLimit
+from .payload import RecordSelection, RestorePayload
+from .service import restore_watch
+from .shaping import HTTP_BODY, ResponseLimit
 from .triggers import build_query
 
 API_TITLE = "dcs-restore-watch"
@@ -36,36 +29,7 @@ EXAMPLE_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 resolver = APIGatewayHttpResolver(enable_validation=True)
 
 
-# What the OpenAPI document promises; RestoreReport.payload(), shaping.fit and errors.ErrorResponse build the bodies.
-class Window(BaseModel):
-    begin: datetime
-    end: datetime
-
-
-class Forwarded(BaseModel):
-    queued: int
-    already_forwarded: int
-
-
-class RestorePayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    instance_id: str
-    project_id: str
-    window: Window
-    total: int
-    records: list[RestoreRecord]
-    records_included: RecordSelection = Field(
-        description="Which of the window's valid records `records` holds: fewer than asked when the payload "
-        "would pass the response size limit (counts always cover all of them)."
-    )
-    counts: dict[RestoreStatus, int]
-    invalid_records: list[InvalidRecord]
-    invalid_records_omitted: int = Field(description="Invalid records left out to keep within the size limit.")
-    truncated: bool
-    forwarded: Forwarded
-
-
+# Error bodies as the OpenAPI document promises them; errors.ErrorResponse builds them.
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -109,10 +73,11 @@ def list_restores(
         RecordSelection, Query(description="Records to return: all, only the failed ones, or none (counts only)")
     ] = RecordSelection.ALL,
 ) -> dict[str, Any]:
-    answer: Callable[[RestoreQuery, ResponseLimit], dict[str, Any]] = resolver.context["answer"]
-    settings = resolver.context["settings"]()
+    watch = restore_watch()
+    settings = watch.settings
     query = build_query(settings, instance_id, project_id, begin_time, end_time, offset=offset, limit=limit)
-    return answer(query, ResponseLimit(records, settings.max_response_bytes))
+    budget = watch.budget(resolver.lambda_context.get_remaining_time_in_millis() / 1000, http=True)
+    return watch.answer(query, ResponseLimit(records, settings.max_response_bytes), budget, HTTP_BODY).to_json()
 
 
 @resolver.get("/openapi.json", include_in_schema=False)
@@ -136,7 +101,7 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
 def _failure(error: Exception) -> Response[dict[str, Any]]:
     if isinstance(error, ServiceError):  # Powertools' own, e.g. 404 for an unknown route
         code = "not_found" if error.status_code == 404 else "error"
-        return _json(ErrorResponse(error.status_code, code, str(error.msg), {}))
+        return _json(ErrorResponse(HTTPStatus(error.status_code), code, str(error.msg), {}))
     return _json(error_response(error))
 
 

@@ -1,4 +1,4 @@
-"""What the handler builds once per container: settings, the DCS client, the forwarder (lazily)."""
+"""What a container builds once: settings, timing, the DCS client and (on first use) the forwarder."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 
 from dcs_restores import Credentials, DcsRestoresClient
 
+from .budget import Timing
+from .errors import ConfigurationError, SecretUnavailableError
 from .forwarding import FailedRestoreForwarder, Ledger, QueuePublisher, aws_error_code
-from .settings import ConfigurationError, SecretUnavailableError, Settings
+from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +37,9 @@ AWS_READ_TIMEOUT = 5.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, timing: Timing | None = None) -> None:
         self.settings = settings
+        self.timing = timing or Timing()
         if settings.restore_ledger_table is None:
             logger.warning("RESTORE_LEDGER_TABLE is not set: failed restores are deduplicated by FIFO queues only")
 
@@ -48,9 +51,20 @@ class Runtime:
     def client(self) -> DcsRestoresClient:
         credentials = load_credentials(self.settings)
         try:
-            return DcsRestoresClient(self.settings.dcs_endpoint, credentials, max_records=self.settings.max_records)
+            return DcsRestoresClient(
+                self.settings.dcs_endpoint,
+                credentials,
+                max_records=self.settings.max_records,
+                min_request_time=self.timing.min_dcs_request,
+            )
         except ValueError as error:
             raise ConfigurationError("DCS_ENDPOINT", str(error)) from None
+
+    def forget_credentials(self) -> None:
+        """Close the client: the next one reads the secret afresh (it may have been rotated)."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
 
     @cached_property
     def forwarder(self) -> FailedRestoreForwarder:
@@ -74,10 +88,8 @@ def load_credentials(settings: Settings) -> Credentials:
     """From the Secrets Manager secret (JSON with ak, sk, optional security_token), else DCS_AK/DCS_SK."""
     if settings.dcs_credentials_secret:
         return _credentials_from_secret(settings.dcs_credentials_secret)
-    ak, sk = settings.dcs_ak, settings.dcs_sk
-    if ak is None or sk is None:  # Settings.from_env refuses this; kept for settings built by hand
-        raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
-    return Credentials(ak.get_secret_value(), sk.get_secret_value())
+    ak, sk = settings.local_key_pair()
+    return Credentials(ak, sk)
 
 
 def _credentials_from_secret(name: str) -> Credentials:

@@ -1,60 +1,141 @@
-"""One instance, one window: read DCS, forward the failed restores, report."""
+"""The use case: watch one instance over one window, and answer with a payload that fits.
+
+Read the window from DCS, forward its failed restores, record metrics and the log line, then
+fit the payload to what the caller can receive. Trigger adapters hand it validated queries;
+the container's ``Runtime`` hands it its clients.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+import functools
+import logging
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from dcs_restores import DcsRestoresClient, Deadline, RestoreQuery, RestoreResult, RestoreStatus
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
-from .forwarding import FailedRestore, FailedRestoreForwarder, ForwardOutcome
+from dcs_restores import DcsAuthError, DcsError, RestoreQuery, RestoreResult, RestoreStatus
+
+from .budget import Budget
+from .errors import InstancesFailedError
+from .forwarding import FailedRestore, Forwarded, ForwardingError
+from .observability import metrics, subsegment
+from .payload import RestorePayload
+from .runtime import Runtime
+from .settings import Settings
+from .shaping import LAMBDA_RESULT, Encoding, ResponseLimit, fit
+
+logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RestoreReport:
-    query: RestoreQuery
-    result: RestoreResult
-    forwarded: ForwardOutcome
+class RestoreWatch:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        self._runtime = runtime
+        self._metrics = metrics
 
-    def payload(self) -> dict[str, Any]:
-        """The normalised JSON payload every trigger returns, whole; ``shaping.fit`` sizes it for its caller."""
-        result = self.result.model_dump(mode="json")
-        return {
-            "instance_id": self.query.instance_id,
-            "project_id": self.query.project_id,
-            "window": {
-                "begin": self.query.begin_time.isoformat().replace("+00:00", "Z"),
-                "end": self.query.end_time.isoformat().replace("+00:00", "Z"),
+    @property
+    def settings(self) -> Settings:
+        return self._runtime.settings
+
+    def budget(self, remaining_seconds: float, *, http: bool = False) -> Budget:
+        """The invocation's time, from what Lambda's context says is left."""
+        return Budget.of(remaining_seconds, self._runtime.timing, http=http)
+
+    def answer(self, query: RestoreQuery, limit: ResponseLimit, budget: Budget, encoding: Encoding) -> RestorePayload:
+        """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` will write it."""
+        payload = fit(self.watch(query, budget), limit, encoding)
+        if payload.records_included is not limit.records or payload.invalid_records_omitted:
+            self._count("ResponsesReduced", 1)
+            logger.warning(
+                "payload reduced to fit the response limit",
+                extra={
+                    "instance_id": query.instance_id,
+                    "max_bytes": limit.max_bytes,
+                    "records_included": payload.records_included.value,
+                    "invalid_records_omitted": payload.invalid_records_omitted,
+                },
+            )
+        return payload
+
+    def answer_each(self, queries: Sequence[RestoreQuery], limit: ResponseLimit, budget: Budget) -> dict[str, Any]:
+        """Several instances of one schedule, one by one; any failure fails the invocation once all were tried."""
+        reports: list[dict[str, Any]] = []
+        failures: dict[str, Exception] = {}
+        for query in queries:
+            try:
+                reports.append(self.answer(query, limit, budget, LAMBDA_RESULT).to_json())
+            except (DcsError, ForwardingError) as error:
+                failures[query.instance_id] = error
+        logger.info("instances watched", extra={"reports": len(reports), "failed": sorted(failures)})
+        if failures:
+            raise InstancesFailedError(failures)
+        return {"reports": reports}
+
+    def watch(self, query: RestoreQuery, budget: Budget) -> RestorePayload:
+        """Read the window and forward its failed restores: the whole payload, before fitting."""
+        seen_at = datetime.now(UTC)
+        with subsegment("watch", instance_id=query.instance_id):
+            result = self._read(query, budget)
+            failed = [
+                FailedRestore(query.project_id, query.instance_id, record, seen_at)
+                for record in result.records
+                if record.status is RestoreStatus.FAILED
+            ]
+            # The forwarder (and boto3 with it) is built only when there is something to forward.
+            forwarded = (
+                self._runtime.forwarder.forward(failed, budget.work)
+                if failed
+                else Forwarded(queued=0, already_forwarded=0)
+            )
+        self._record(query, result, forwarded)
+        return RestorePayload.whole(query, result, forwarded)
+
+    def _forward(self, failed: list[FailedRestore], budget: Budget) -> Forwarded:
+        if not failed:  # the forwarder, and boto3 with it, is built only when there is something to forward
+            return Forwarded(queued=0, already_forwarded=0)
+        return self._runtime.forwarder.forward(failed, budget.work)
+
+    def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:
+        client = self._runtime.client  # reading the secret is not DCS's latency
+        started = time.perf_counter()
+        try:
+            return client.list_restores(query, budget.dcs_reads)
+        except DcsError as error:
+            self._count(f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", 1)
+            if isinstance(error, DcsAuthError):
+                self._runtime.forget_credentials()
+            raise
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self._metrics.add_metric(name="DcsLatency", unit=MetricUnit.Milliseconds, value=elapsed)
+
+    def _record(self, query: RestoreQuery, result: RestoreResult, forwarded: Forwarded) -> None:
+        for status in RestoreStatus:
+            self._count(f"Records{status.value.capitalize()}", result.counts[status])
+        self._count("InvalidRecords", len(result.invalid_records))
+        self._count("FailedForwarded", forwarded.queued)
+        self._count("AlreadyForwarded", forwarded.already_forwarded)
+        logger.info(
+            "restores watched",
+            extra={
+                "instance_id": query.instance_id,
+                "counts": {status.value: count for status, count in result.counts.items()},
+                "invalid": len(result.invalid_records),
+                "queued": forwarded.queued,
+                "already_forwarded": forwarded.already_forwarded,
+                "truncated": result.truncated,
             },
-            "total": result["total"],
-            "records": result["records"],
-            "records_included": "all",
-            "counts": result["counts"],
-            "invalid_records": result["invalid_records"],
-            "invalid_records_omitted": 0,
-            "truncated": result["truncated"],
-            "forwarded": {"queued": self.forwarded.queued, "already_forwarded": self.forwarded.already_forwarded},
-        }
+        )
+
+    def _count(self, name: str, value: int) -> None:
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
-FORWARDING_RESERVE_SECONDS = 3.0  # the end of the deadline is kept for forwarding, not for DCS reads
-
-
-def watch(
-    query: RestoreQuery,
-    client: DcsRestoresClient,
-    forwarder: Callable[[], FailedRestoreForwarder],
-    deadline: Deadline,
-    seen_at: datetime,
-) -> RestoreReport:
-    """Read the window and forward its failed restores; the forwarder is built only when needed."""
-    result = client.list_restores(query, deadline.before(FORWARDING_RESERVE_SECONDS))
-    failed = [
-        FailedRestore(query.project_id, query.instance_id, record, seen_at)
-        for record in result.records
-        if record.status is RestoreStatus.FAILED
-    ]
-    outcome = forwarder().forward(failed, deadline) if failed else ForwardOutcome(0, 0)
-    return RestoreReport(query, result, outcome)
+@functools.cache
+def restore_watch() -> RestoreWatch:
+    """This container's use case, built on first use from the environment (not cached if that fails)."""
+    return RestoreWatch(Runtime.from_env(os.environ), metrics)

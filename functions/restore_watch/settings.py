@@ -10,19 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from dcs_restores import SafeId, first_error
 
+from .errors import ConfigurationError
 from .shaping import DEFAULT_MAX_RESPONSE_BYTES, ResponseBytes
 
-
-class ConfigurationError(Exception):
-    """A setting is missing or invalid; ``variable`` names the environment variable."""
-
-    def __init__(self, variable: str, reason: str) -> None:
-        super().__init__(f"{variable}: {reason}")
-        self.variable = variable
-
-
-class SecretUnavailableError(ConfigurationError):
-    """Secrets Manager could not be reached or answered with an error that may pass: retry."""
+DEFAULT_LOOKBACK = timedelta(hours=6)  # a schedule's window: the longest restore plus the schedule's rate
 
 
 class Settings(BaseModel):
@@ -41,7 +32,7 @@ class Settings(BaseModel):
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
-    schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=1)
+    schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = DEFAULT_LOOKBACK
 
     @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")
     @classmethod
@@ -52,6 +43,12 @@ class Settings(BaseModel):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return [item.strip() for item in value.split(",") if item.strip()] if isinstance(value, str) else value
+
+    def local_key_pair(self) -> tuple[str, str]:
+        """``DCS_AK`` and ``DCS_SK``, for a function configured without a secret (local use)."""
+        if not self.dcs_ak or not self.dcs_sk:  # unset or empty
+            raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
+        return self.dcs_ak.get_secret_value(), self.dcs_sk.get_secret_value()
 
     def may_read(self, project_id: str) -> bool:
         return project_id == self.dcs_project_id or project_id in self.allowed_project_ids
@@ -67,6 +64,6 @@ class Settings(BaseModel):
             raise ConfigurationError(
                 variable.upper(), f"item {int(item) + 1}: {message}" if item else message
             ) from None
-        if not settings.dcs_credentials_secret and not (settings.dcs_ak and settings.dcs_sk):
-            raise ConfigurationError("DCS_CREDENTIALS_SECRET", "is required (or DCS_AK and DCS_SK for local use)")
+        if not settings.dcs_credentials_secret:
+            settings.local_key_pair()  # refused now, not at the first invocation that needs them
         return settings

@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field, TypeAdapter
 
-from dcs_restores import RestoreStatus
+from .payload import RecordSelection, RestorePayload
 
 LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous invoke
 DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with some to spare
@@ -29,14 +28,9 @@ HTTP_ENVELOPE_BYTES = 1_024  # statusCode, headers, cookies around an HTTP body:
 CHUNK = 1_000  # items encoded at once while counting
 MIN_RESPONSE_BYTES = 65_536  # a payload without its lists is under 1 KB: room for 50 instances' reports
 ResponseBytes = Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]
-
-
-class RecordSelection(StrEnum):
-    """Which of the window's valid records a payload carries; each later one is smaller."""
-
-    ALL = "all"
-    FAILED = "failed"
-    NONE = "none"
+_AS_JSON: TypeAdapter[Sequence[Any]] = TypeAdapter(
+    Sequence[Any]
+)  # records and invalid records, as the payload's JSON will hold them
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class ResponseLimit:
 
 @dataclass(frozen=True)
 class Encoding:
-    """How one value's bytes are counted, and what separates the items of a list."""
+    """How one JSON value's bytes are counted, and what separates the items of a list."""
 
     size: Callable[[Any], int]
     item_separator: int
@@ -69,72 +63,48 @@ LAMBDA_RESULT = Encoding(size=lambda value: len(json.dumps(value)), item_separat
 HTTP_BODY = Encoding(size=_escaped_compact_size, item_separator=len(","), framing=len('""') + HTTP_ENVELOPE_BYTES)
 
 
-def fit(payload: dict[str, Any], limit: ResponseLimit, encoding: Encoding) -> dict[str, Any]:
-    """``payload`` (from ``RestoreReport.payload``) with as much of its lists as ``limit`` allows."""
-    records: list[dict[str, Any]] = payload["records"]
-    invalid: list[dict[str, Any]] = payload["invalid_records"]
+def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding) -> RestorePayload:
+    """``payload`` (whole, from the use case) with as much of its lists as ``limit`` allows."""
+    invalid = payload.invalid_records
     invalid_bytes = _items_bytes_within(invalid, limit.max_bytes, encoding)
     if invalid_bytes is not None:  # the usual case: the invalid records are few, and all of them stay
         selections = list(RecordSelection)
         for selection in selections[selections.index(limit.records) :]:
-            chosen = _select(records, selection)
+            chosen = selection.select(payload.records)
             room = limit.max_bytes - _frame_bytes(payload, selection, 0, encoding) - invalid_bytes
             if room >= 0 and _items_bytes_within(chosen, room, encoding) is not None:
-                return _fitted(payload, chosen, selection, invalid, 0)
+                return payload.reduced_to(selection, chosen, invalid)
     # Not even the invalid records fit: no records, and as many of those as there is room for.
     room = limit.max_bytes - _frame_bytes(payload, RecordSelection.NONE, len(invalid), encoding)
     kept = _prefix_within(invalid, room, encoding)
-    return _fitted(payload, [], RecordSelection.NONE, invalid[:kept], len(invalid) - kept)
+    return payload.reduced_to(RecordSelection.NONE, [], invalid[:kept])
 
 
-def _fitted(
-    payload: dict[str, Any],
-    records: list[dict[str, Any]],
-    selection: RecordSelection,
-    invalid: list[dict[str, Any]],
-    omitted: int,
-) -> dict[str, Any]:
-    return {
-        **payload,
-        "records": records,
-        "records_included": selection.value,
-        "invalid_records": invalid,
-        "invalid_records_omitted": omitted,
-    }
-
-
-def _frame_bytes(payload: dict[str, Any], selection: RecordSelection, omitted: int, encoding: Encoding) -> int:
+def _frame_bytes(payload: RestorePayload, selection: RecordSelection, omitted: int, encoding: Encoding) -> int:
     """The payload's bytes with both lists empty (an omitted count can only shrink from ``omitted``)."""
-    return encoding.size(_fitted(payload, [], selection, [], omitted)) + encoding.framing
+    frame = payload.reduced_to(selection, [], []).model_copy(update={"invalid_records_omitted": omitted})
+    return encoding.size(frame.to_json()) + encoding.framing
 
 
-def _select(records: list[dict[str, Any]], selection: RecordSelection) -> list[dict[str, Any]]:
-    if selection is RecordSelection.ALL:
-        return records
-    if selection is RecordSelection.FAILED:
-        return [record for record in records if record["status"] == RestoreStatus.FAILED]
-    return []
-
-
-def _items_bytes_within(items: list[Any], room: int, encoding: Encoding) -> int | None:
+def _items_bytes_within(items: Sequence[BaseModel], room: int, encoding: Encoding) -> int | None:
     """The bytes ``items`` add to an empty list, or None if that passes ``room``.
 
     Encoded a thousand at a time: as fast as encoding the list whole, without ever holding it whole.
     """
     used = 0
     for start in range(0, len(items), CHUNK):
-        chunk = items[start : start + CHUNK]
+        chunk = _AS_JSON.dump_python(items[start : start + CHUNK], mode="json")
         used += encoding.size(chunk) - len("[]") + (encoding.item_separator if start else 0)
         if used > room:
             return None
     return used
 
 
-def _prefix_within(items: Sequence[Any], room: int, encoding: Encoding) -> int:
+def _prefix_within(items: Sequence[BaseModel], room: int, encoding: Encoding) -> int:
     """How many leading ``items`` fit in ``room`` bytes as list items, counted one by one."""
     used = 0
     for count, item in enumerate(items):
-        used += encoding.size(item) + (encoding.item_separator if count else 0)
+        used += encoding.size(item.model_dump(mode="json")) + (encoding.item_separator if count else 0)
         if used > room:
             return count
     return len(items)

@@ -15,19 +15,20 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
 
+from .errors import UnknownEventError
+from .payload import RecordSelection
 from .settings import Settings
-from .shaping import LAMBDA_RESPONSE_LIMIT, RecordSelection, ResponseBytes, ResponseLimit
+from .shaping import LAMBDA_RESPONSE_LIMIT, ResponseBytes, ResponseLimit
 
 MAX_INSTANCES_PER_EVENT = 50
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-class UnknownEventError(ValueError):
-    """The event has none of the shapes this function accepts; nothing was sent to DCS."""
-
-
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Carried into every log line of the invocation (e.g. a Step Functions execution ID).
+    correlation_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 
     # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
     records: RecordSelection = RecordSelection.ALL
@@ -55,7 +56,7 @@ class SchedulerInput(_Event):
     instance_id: SafeId | None = None
     instance_ids: Annotated[list[SafeId], Field(min_length=1, max_length=MAX_INSTANCES_PER_EVENT)] | None = None
     project_id: SafeId | None = None
-    lookback: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(hours=6)
+    lookback: Annotated[timedelta, Field(gt=timedelta(0))] | None = None  # default: SCHEDULE_LOOKBACK
     scheduled_time: AwareDatetime
 
     @model_validator(mode="after")
@@ -112,7 +113,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
     if "scheduled_time" in event or "lookback" in event or "instance_ids" in event:
         schedule = _validate(SchedulerInput, event)
         end = schedule.scheduled_time.astimezone(UTC)
-        begin = end - schedule.lookback
+        begin = end - (schedule.lookback or settings.schedule_lookback)
         queries = [
             build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()
         ]

@@ -19,8 +19,8 @@ import pytest
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
+from restore_watch.errors import ConfigurationError, SecretUnavailableError
 from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
-from restore_watch.settings import ConfigurationError, SecretUnavailableError
 
 from ..support import free_port, fresh_container, load_event
 from .conftest import FAILED, Aws, failed_ids

@@ -23,8 +23,8 @@ from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator, Scripted
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
+from restore_watch.errors import ConfigurationError
 from restore_watch.forwarding import ForwardingError
-from restore_watch.settings import ConfigurationError
 
 from ..support import fresh_container
 from .conftest import Aws

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from dcs_restores import InvalidQueryError
+from dcs_restores import InvalidQueryError, RestoreStatus
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
-from restore_watch.triggers import UnknownEventError
+from restore_watch.errors import UnknownEventError
+from restore_watch.payload import RestorePayload
 
 from ..support import EVENTS, AwsResources, load_event
 
@@ -46,11 +47,6 @@ def emulator() -> Iterator[Emulator]:
         yield server
 
 
-@pytest.fixture(autouse=True)
-def six_hour_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SCHEDULE_LOOKBACK", "PT6H")
-
-
 def test_every_event_file_has_an_expected_outcome() -> None:
     assert sorted(path.name for path in EVENTS.glob("*.json")) == sorted(OUTCOMES)
 
@@ -63,7 +59,7 @@ def payloads_of(outcome: Any) -> list[dict[str, Any]]:
 
 def assert_queue_holds_exactly_the_failed_records(aws: AwsResources, payloads: list[dict[str, Any]]) -> None:
     expected = {
-        (payload["instance_id"], record["restore_id"]): record
+        (payload["instance_id"], record["restore_id"]): {**record, "project_id": payload["project_id"]}
         for payload in payloads
         for record in payload["records"]
         if record["status"] == "failed"
@@ -75,7 +71,7 @@ def assert_queue_holds_exactly_the_failed_records(aws: AwsResources, payloads: l
         key = (body["instance_id"], body["restore_id"])
         seen_at = body.pop("seen_at")
         assert seen_at.startswith("20")
-        assert body == {**expected[key], "instance_id": key[0], "project_id": body["project_id"]}
+        assert body == {**expected[key], "instance_id": key[0]}
         attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
         assert attributes == {"instance_id": key[0], "restore_id": key[1], "error_code": body["error_code"]}
     assert sum(payload["forwarded"]["queued"] for payload in payloads) == len(expected)
@@ -121,25 +117,14 @@ def test_event_file(name: str, function_env: dict[str, str], emulator: Emulator,
         assert sum(outcome["counts"].values()) == records
         assert outcome["total"] == total
         payloads = [outcome]
-    for payload in payloads:
-        assert set(payload) == {
-            "instance_id",
-            "project_id",
-            "window",
-            "total",
-            "records",
-            "records_included",
-            "counts",
-            "invalid_records",
-            "invalid_records_omitted",
-            "truncated",
-            "forwarded",
-        }
-        assert payload["records_included"] == event.get("records", "all")
-        if payload["records_included"] == "all":
-            assert sum(payload["counts"].values()) == len(payload["records"])
+    for answer in payloads:
+        payload = RestorePayload.model_validate(answer)  # the one shape: no key missing, none extra
+        assert payload.to_json() == answer
+        assert payload.records_included == event.get("records", "all")
+        if payload.records_included == "all":
+            assert sum(payload.counts.values()) == len(payload.records)
         else:  # the workflow asked for the failed restores alone, to stay within a state's 256 KB
-            assert {record["status"] for record in payload["records"]} == {"failed"}
-            assert len(payload["records"]) == payload["counts"]["failed"] > 0
-        assert payload["invalid_records_omitted"] == 0
+            assert {record.status for record in payload.records} == {"failed"}
+            assert len(payload.records) == payload.counts[RestoreStatus.FAILED] > 0
+        assert payload.invalid_records_omitted == 0
     assert_queue_holds_exactly_the_failed_records(aws, payloads)

@@ -15,11 +15,10 @@ import pytest
 from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from devkit.invoke import LocalContext
-from restore_watch.app import InstancesFailedError, lambda_handler
-from restore_watch.settings import ConfigurationError
-from restore_watch.triggers import UnknownEventError
+from restore_watch.app import lambda_handler
+from restore_watch.errors import ConfigurationError, InstancesFailedError, UnknownEventError
 
-from ..support import AwsResources, load_event
+from ..support import AwsResources, function_logs, load_event
 
 
 def http(event_name: str = "http-get-window.json") -> tuple[int, dict[str, Any]]:
@@ -93,7 +92,7 @@ def test_a_rotated_secret_is_read_again_after_an_auth_failure(
     ],
 )
 def test_a_malformed_secret_is_a_configuration_error_that_shows_no_value(
-    function_env: dict[str, str], aws: AwsResources, secret: str, reason: str, caplog: pytest.LogCaptureFixture
+    function_env: dict[str, str], aws: AwsResources, secret: str, reason: str
 ) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString=secret)
     with pytest.raises(ConfigurationError, match=reason) as raised:
@@ -125,29 +124,49 @@ def test_local_keys_stand_in_for_the_secret(function_env: dict[str, str], monkey
 
 
 def test_without_a_ledger_it_still_forwards_and_says_so(
-    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws: AwsResources, caplog: pytest.LogCaptureFixture
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws: AwsResources
 ) -> None:
     monkeypatch.delenv("RESTORE_LEDGER_TABLE")
-    caplog.set_level(logging.WARNING)
-    payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
+    with function_logs() as logged:
+        payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
     assert payload["forwarded"]["queued"] == 7
-    assert "RESTORE_LEDGER_TABLE is not set" in caplog.text
+    [warning] = [line for line in logged() if line["level"] == "WARNING"]
+    assert warning["message"].startswith("RESTORE_LEDGER_TABLE is not set")
+    assert warning["name"] == "restore_watch.runtime"
+
+
+@pytest.mark.parametrize(
+    ("event_file", "correlation_id"),
+    [
+        ("schedule-scheduler.json", "2024-01-01T06:00:00Z"),  # the scheduled time
+        ("stepfunctions-task.json", load_event("stepfunctions-task.json")["correlation_id"]),  # the caller's
+        ("http-get-window.json", load_event("http-get-window.json")["requestContext"]["requestId"]),
+    ],
+)
+def test_every_log_line_of_an_invocation_is_json_with_its_correlation_id(
+    function_env: dict[str, str], emulator: Emulator, event_file: str, correlation_id: str
+) -> None:
+    # Given DCS failing once, so that the layer's client logs its retry
+    emulator.script(Scripted(status=503))
+    # When the function runs
+    with function_logs() as logged:
+        lambda_handler(load_event(event_file), LocalContext())
+    # Then the layer's lines and the use case's come out in one stream, each with the invocation's correlation ID
+    lines = logged()
+    assert {"dcs_restores.client", "restore_watch.service"} <= {line["name"] for line in lines}
+    assert {line.get("correlation_id") for line in lines} == {correlation_id}
+    assert {line.get("function_request_id") for line in lines} == {lines[0]["function_request_id"]}
 
 
 def test_logs_and_answers_carry_no_credentials(
-    function_env: dict[str, str],
-    emulator: Emulator,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    function_env: dict[str, str], emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Our own loggers at DEBUG; botocore's wire dumps at DEBUG would show any secret, so they stay at INFO
-    caplog.set_level(logging.INFO)
-    for name in ("dcs_restores", "restore_watch"):
-        caplog.set_level(logging.DEBUG, logger=name)
     emulator.script(Scripted(status=503))
-    payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
+    with function_logs(logging.DEBUG) as lines:
+        payload = lambda_handler(load_event("direct-invoke.json"), LocalContext())
     output = capsys.readouterr()
-    logged = output.out + output.err + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    logged = output.out + output.err + json.dumps(lines())
     assert "restores watched" in logged
     assert "retrying" in logged
     for secret in (DEFAULT_SK, "Signature=", "Authorization"):
@@ -158,7 +177,7 @@ def test_logs_and_answers_carry_no_credentials(
 def test_metrics_are_emitted_as_emf(function_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     lambda_handler(load_event("direct-invoke.json"), LocalContext())
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    [blob] = lines
+    [blob] = [line for line in lines if "RecordsFailed" in line]  # a cold start adds a blob of its own
     assert blob["RecordsFailed"] == [7.0]
     assert blob["FailedForwarded"] == [7.0]
     assert {metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]} >= {
@@ -168,6 +187,18 @@ def test_metrics_are_emitted_as_emf(function_env: dict[str, str], capsys: pytest
         "AlreadyForwarded",
         "DcsLatency",
     }
+
+
+def test_a_cold_start_is_counted_once(function_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
+
+    # Given a new container (Powertools' own flag says so), invoked twice
+    reset_cold_start_flag()  # type: ignore[no-untyped-call]
+    for _ in range(2):
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
+    # Then one ColdStart metric was emitted, by the first invocation
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [blob["ColdStart"] for blob in blobs if "ColdStart" in blob] == [[1.0]]
 
 
 @pytest.mark.parametrize(

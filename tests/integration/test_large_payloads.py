@@ -15,7 +15,7 @@ from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
 from restore_watch.shaping import HTTP_ENVELOPE_BYTES
 
-from ..support import AwsResources, fresh_container, lambda_bytes, load_event
+from ..support import AwsResources, fresh_container, function_logs, lambda_bytes, load_event
 
 OTHER_INSTANCE = "b1b2c3d4-0000-1111-2222-333344445555"
 RECORDS = 400  # one every 7 minutes from 2024-01-01: about 190 kB of payload, 80 of them failed (about 40 kB)
@@ -49,14 +49,15 @@ def failed_restore_ids(instance_id: str = DEFAULT_INSTANCE_ID) -> list[str]:
 
 
 def test_a_step_functions_window_over_the_limit_keeps_its_failed_records(
-    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, caplog: pytest.LogCaptureFixture
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
 ) -> None:
     # Given a workflow that can hold 64 KiB and a window whose records take three times that
     event = {"instance_id": DEFAULT_INSTANCE_ID, **WINDOW, "max_response_bytes": SMALL_LIMIT}
     whole = lambda_handler({**event, "max_response_bytes": 6_000_000}, LocalContext())
     assert lambda_bytes(whole) > 2 * SMALL_LIMIT
     # When it runs again with its limit
-    result = lambda_handler(event, LocalContext())
+    with function_logs() as logged:
+        result = lambda_handler(event, LocalContext())
     # Then the answer fits, carries every failed restore, and says so
     assert lambda_bytes(result) <= SMALL_LIMIT
     assert result["records_included"] == "failed"
@@ -68,9 +69,8 @@ def test_a_step_functions_window_over_the_limit_keeps_its_failed_records(
     assert {key: result[key] for key in unchanged} == {key: whole[key] for key in unchanged}
     # And forwarding was not affected: each failed restore is queued once
     assert queued_restore_ids(aws) == failed_restore_ids()
-    reduced = [line for line in caplog.records if line.getMessage() == "payload reduced to fit the response limit"]
-    said = [(vars(line)["records_included"], vars(line)["max_bytes"]) for line in reduced]  # Powertools' extras
-    assert said == [("failed", SMALL_LIMIT)]
+    reduced = [line for line in logged() if line["message"] == "payload reduced to fit the response limit"]
+    assert [(line["records_included"], line["max_bytes"]) for line in reduced] == [("failed", SMALL_LIMIT)]
 
 
 def test_the_configured_limit_caps_what_an_event_asks_for(

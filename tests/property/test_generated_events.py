@@ -11,8 +11,9 @@ from hypothesis import event as note_kind
 from hypothesis import strategies as st
 
 from dcs_restores import SAFE_ID_PATTERN, InvalidQueryError, RestoreQuery
+from restore_watch.errors import UnknownEventError
 from restore_watch.settings import Settings
-from restore_watch.triggers import UnknownEventError, request_from_event
+from restore_watch.triggers import request_from_event
 
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from dcs_restores import DcsError, InvalidQueryError
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
 from devkit.invoke import LocalContext
-from restore_watch.app import InstancesFailedError, lambda_handler
-from restore_watch.triggers import UnknownEventError
+from restore_watch.app import lambda_handler
+from restore_watch.errors import InstancesFailedError, UnknownEventError
 
 from .test_generated_events import events, plausible_direct
 

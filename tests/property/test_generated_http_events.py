@@ -25,7 +25,7 @@ from dcs_restores import RestoreStatus
 from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, Emulator
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
-from restore_watch.http_api import RestorePayload
+from restore_watch.payload import RestorePayload
 
 from ..support import AwsResources, load_event
 from .test_generated_events import HOSTILE_IDS, moments, safe_ids

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from restore_watch import shaping
+from restore_watch.payload import RecordSelection, RestorePayload
 from restore_watch.shaping import (
     HTTP_BODY,
     HTTP_ENVELOPE_BYTES,
     LAMBDA_RESULT,
     MIN_RESPONSE_BYTES,
     Encoding,
-    RecordSelection,
     ResponseLimit,
     fit,
 )
@@ -37,8 +37,12 @@ def http_response_bytes(payload: Any) -> int:
     return lambda_bytes({"statusCode": 200, "body": body, "isBase64Encoded": False, "headers": headers, "cookies": []})
 
 
-def counted(payload: Any, encoding: Encoding) -> int:
+def counted(payload: RestorePayload, encoding: Encoding) -> int:
     """fit's own count, ASCII-escaped (an upper bound of the UTF-8 bytes)."""
+    return counted_json(payload.to_json(), encoding)
+
+
+def counted_json(payload: Any, encoding: Encoding) -> int:
     if encoding is LAMBDA_RESULT:
         return len(json.dumps(payload))
     return len(json.dumps(json.dumps(payload, separators=(",", ":")))) + HTTP_ENVELOPE_BYTES
@@ -58,7 +62,11 @@ invalid_records = st.fixed_dictionaries(
 )
 
 
-def payload_of(records: list[dict[str, Any]], invalid: list[dict[str, Any]]) -> dict[str, Any]:
+def payload_of(records: list[dict[str, Any]], invalid: list[dict[str, Any]]) -> RestorePayload:
+    return RestorePayload.model_validate(payload_json(records, invalid))
+
+
+def payload_json(records: list[dict[str, Any]], invalid: list[dict[str, Any]]) -> dict[str, Any]:
     counts = {status: sum(record["status"] == status for record in records) for status in ("waiting", "failed")}
     return {
         "instance_id": ID,
@@ -98,38 +106,31 @@ def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
 
     # Within the limit, as the runtime will encode it
     measure = lambda_bytes if encoding is LAMBDA_RESULT else http_response_bytes
-    assert measure(fitted) <= max_bytes
+    assert measure(fitted.to_json()) <= max_bytes
     # Only the lists change, and they say what they left out
-    assert {key: value for key, value in fitted.items() if "records" not in key} == {
-        key: value for key, value in payload.items() if "records" not in key
-    }
-    included = RecordSelection(fitted["records_included"])
+    lists = {"records", "records_included", "invalid_records", "invalid_records_omitted"}
+    assert fitted.model_dump(exclude=lists) == payload.model_dump(exclude=lists)
+    included = fitted.records_included
     order = list(RecordSelection)
     assert order.index(included) >= order.index(requested)
     expected = {
-        RecordSelection.ALL: records,
-        RecordSelection.FAILED: [record for record in records if record["status"] == "failed"],
+        RecordSelection.ALL: payload.records,
+        RecordSelection.FAILED: [record for record in payload.records if record.status == "failed"],
         RecordSelection.NONE: [],
     }[included]
-    assert fitted["records"] == expected
-    kept = len(fitted["invalid_records"])
-    assert fitted["invalid_records"] == invalid[:kept]
-    assert fitted["invalid_records_omitted"] == len(invalid) - kept
+    assert fitted.records == expected
+    kept = len(fitted.invalid_records)
+    assert fitted.invalid_records == payload.invalid_records[:kept]
+    assert fitted.invalid_records_omitted == len(invalid) - kept
     # Nothing was left out that would have fitted
     if kept < len(invalid):  # invalid records come first: none of the others fitted either
-        assert fitted["records"] == []
-        with_more = {**fitted, "invalid_records": invalid[: kept + 1]}
+        assert fitted.records == []
+        with_more = fitted.model_copy(update={"invalid_records": payload.invalid_records[: kept + 1]})
         assert counted(with_more, encoding) > max_bytes - OMITTED_SLACK
     elif included is not requested:  # counted exactly: one level richer would have passed the limit
         richer = order[order.index(included) - 1]
-        with_more = {**fitted, "records": fit_selection(records, richer), "records_included": richer.value}
+        with_more = fitted.model_copy(update={"records": richer.select(payload.records), "records_included": richer})
         assert counted(with_more, encoding) > max_bytes
-
-
-def fit_selection(records: list[dict[str, Any]], selection: RecordSelection) -> list[dict[str, Any]]:
-    if selection is RecordSelection.ALL:
-        return records
-    return [record for record in records if record["status"] == "failed"]
 
 
 @pytest.mark.parametrize("chunk", [1, 7, shaping.CHUNK])
@@ -140,35 +141,35 @@ def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(
     monkeypatch.setattr(shaping, "CHUNK", chunk)
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 2 else "succeed"} for n in range(50)]
     payload = payload_of(records, [{"index": 7, "restore_id": "x", "reason": 'status: "bad" \\ value'}])
-    assert measure(payload) <= counted(payload, encoding)
+    assert measure(payload.to_json()) <= counted(payload, encoding)
     assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding) == payload
     reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding)
-    assert reduced["records_included"] == "failed"
-    assert reduced["invalid_records"] == payload["invalid_records"]
+    assert reduced.records_included == "failed"
+    assert reduced.invalid_records == payload.invalid_records
 
 
 def test_the_failed_records_stay_when_all_of_them_do_not_fit() -> None:
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 10 == 0 else "succeed"} for n in range(400)]
     payload = payload_of(records, [])
-    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload) - 1), LAMBDA_RESULT)
-    assert fitted["records_included"] == "failed"
-    assert [record["restore_id"] for record in fitted["records"]] == [f"r{n}" for n in range(0, 400, 10)]
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json()) - 1), LAMBDA_RESULT)
+    assert fitted.records_included == "failed"
+    assert [record.restore_id for record in fitted.records] == [f"r{n}" for n in range(0, 400, 10)]
 
 
 def test_non_ascii_text_is_never_undercounted() -> None:
     # The python3.13 runtime writes UTF-8 unescaped: "é" is 2 bytes there and 6 as "\u00e9" here.
     records = [{"restore_id": "r", "status": "succeed", "restore_remark": "é" * 1000}] * 20
     payload = payload_of(records, [])
-    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload)), LAMBDA_RESULT)
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json())), LAMBDA_RESULT)
     # counted conservatively (40 kB in UTF-8, 120 kB as counted), so only the failed ones stay: none here
-    assert (fitted["records_included"], fitted["records"]) == ("failed", [])
-    assert lambda_bytes(fitted) <= lambda_bytes(payload)
+    assert (fitted.records_included, fitted.records) == ("failed", [])
+    assert lambda_bytes(fitted.to_json()) <= lambda_bytes(payload.to_json())
 
 
 def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> None:
     # The worst frame: longest IDs, counts and totals at the limits; fit() can always return it.
     big = 10**9
-    frame = payload_of([], [])
+    frame = payload_json([], [])
     frame.update(
         total=big,
         counts=dict.fromkeys(("waiting", "restoring", "succeed", "failed"), big),
@@ -178,6 +179,6 @@ def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> No
         truncated=True,
     )
     share = ResponseLimit(max_bytes=MIN_RESPONSE_BYTES).shared(MAX_INSTANCES_PER_EVENT)
-    fitted = fit(frame, share, LAMBDA_RESULT)
-    assert lambda_bytes({"reports": [fitted] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
-    assert counted(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared
+    fitted = fit(RestorePayload.model_validate(frame), share, LAMBDA_RESULT)
+    assert lambda_bytes({"reports": [fitted.to_json()] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
+    assert counted_json(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared

@@ -1,12 +1,14 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from dcs_restores import InvalidQueryError
-from restore_watch.settings import ConfigurationError, Settings
-from restore_watch.shaping import RecordSelection, ResponseLimit
-from restore_watch.triggers import UnknownEventError, request_from_event
+from restore_watch.errors import ConfigurationError, UnknownEventError
+from restore_watch.payload import RecordSelection
+from restore_watch.settings import DEFAULT_LOOKBACK, Settings
+from restore_watch.shaping import ResponseLimit
+from restore_watch.triggers import request_from_event
 
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",
@@ -114,13 +116,28 @@ def test_unknown_shapes_are_refused(event: Any) -> None:
 
 
 def test_a_scheduled_rule_reads_the_configured_instance_and_lookback() -> None:
-    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9", "schedule_lookback": timedelta(hours=1)})
     [query] = request_from_event(
         {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-01T12:00:00Z", "detail": {}},
         settings,
     ).queries
     assert query.instance_id == "i-9"
     assert query.begin_time == datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-01T12:00:00Z", "detail": {}},
+        {"instance_id": "i-9", "scheduled_time": "2024-03-01T12:00:00Z"},
+    ],
+)
+def test_every_schedule_without_a_lookback_looks_back_the_one_default(event: dict[str, Any]) -> None:
+    # Given settings that leave SCHEDULE_LOOKBACK at its default, and a schedule that names no lookback
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    # Then both kinds of schedule read the same window: the default lookback, as the template's
+    [query] = request_from_event(event, settings).queries
+    assert query.end_time - query.begin_time == DEFAULT_LOOKBACK == timedelta(hours=6)
 
 
 def test_an_event_lowers_the_response_limit_but_never_raises_it() -> None:

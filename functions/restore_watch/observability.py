@@ -1,4 +1,10 @@
-"""X-Ray subsegments through Powertools Tracer, only when ``XRAY_SDK_TRACING=true``.
+"""Logs, metrics and traces: one JSON log stream, one metrics set, X-Ray only on request.
+
+Every module logs through ``logging.getLogger(__name__)``; ``logger`` (Powertools) lends its
+JSON handler to the ``restore_watch`` and ``dcs_restores`` loggers, so their lines carry the
+invocation's keys and correlation ID like its own.
+
+X-Ray subsegments go through Powertools Tracer only when ``XRAY_SDK_TRACING=true``.
 
 The X-Ray SDK imports botocore when it loads: about 0.19 s, 40 % of the handler's cold import
 (``python -X importtime -c "import restore_watch.app"``). Lambda's own active tracing
@@ -9,15 +15,30 @@ loaded only for those who want the finer subsegments.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
+
+# The request's own ID over HTTP; else the ID a workflow passes, a schedule's time, a rule's event ID.
+CORRELATION_ID_PATH = "requestContext.requestId || correlation_id || scheduled_time || id"
+OUR_LOGGERS = frozenset({"restore_watch", "dcs_restores"})
+
+for _name in OUR_LOGGERS:  # registered now, so that modules imported later log through them too
+    logging.getLogger(_name)
+copy_config_to_registered_loggers(source_logger=logger, include=set(OUR_LOGGERS))
 
 
 def enabled() -> bool:

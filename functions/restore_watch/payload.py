@@ -1,0 +1,92 @@
+"""The payload every trigger returns: its one definition.
+
+The use case builds it, ``shaping`` fits it to what the caller can receive, the HTTP API
+serves its JSON schema, the local command reads it and the tests assert it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dcs_restores import InvalidRecord, RestoreQuery, RestoreRecord, RestoreResult, RestoreStatus
+
+from .forwarding import Forwarded
+
+
+class RecordSelection(StrEnum):
+    """Which of the window's valid records a payload carries; each later one is smaller."""
+
+    ALL = "all"
+    FAILED = "failed"
+    NONE = "none"
+
+    def select(self, records: list[RestoreRecord]) -> list[RestoreRecord]:
+        if self is RecordSelection.ALL:
+            return records
+        if self is RecordSelection.FAILED:
+            return [record for record in records if record.status is RestoreStatus.FAILED]
+        return []
+
+
+class Window(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    begin: datetime
+    end: datetime
+
+
+class RestorePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance_id: str
+    project_id: str
+    window: Window
+    total: int = Field(description="total_num as DCS reported it (the largest seen while paging).")
+    records: list[RestoreRecord]
+    records_included: RecordSelection = Field(
+        description="Which of the window's valid records `records` holds: fewer than asked when the payload "
+        "would pass the response size limit (counts always cover all of them)."
+    )
+    counts: dict[RestoreStatus, int]
+    invalid_records: list[InvalidRecord]
+    invalid_records_omitted: int = Field(description="Invalid records left out to keep within the size limit.")
+    truncated: bool = Field(description="The window held more records than MAX_RECORDS; the rest were not read.")
+    forwarded: Forwarded
+
+    @classmethod
+    def whole(cls, query: RestoreQuery, result: RestoreResult, forwarded: Forwarded) -> RestorePayload:
+        """Everything read for ``query``: every record, before fitting. Built from validated parts, not re-checked."""
+        return cls.model_construct(
+            instance_id=query.instance_id,
+            project_id=query.project_id,
+            window=Window.model_construct(begin=query.begin_time, end=query.end_time),
+            total=result.total,
+            records=result.records,
+            records_included=RecordSelection.ALL,
+            counts=result.counts,
+            invalid_records=result.invalid_records,
+            invalid_records_omitted=0,
+            truncated=result.truncated,
+            forwarded=forwarded,
+        )
+
+    def reduced_to(
+        self, selection: RecordSelection, records: list[RestoreRecord], invalid: list[InvalidRecord]
+    ) -> RestorePayload:
+        """This payload carrying only ``records`` (``selection`` of its own) and the first ``invalid`` records."""
+        return self.model_copy(
+            update={
+                "records": records,
+                "records_included": selection,
+                "invalid_records": invalid,
+                "invalid_records_omitted": len(self.invalid_records) - len(invalid),
+            }
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as Lambda and the HTTP API return it."""
+        return self.model_dump(mode="json")
