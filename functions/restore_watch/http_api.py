@@ -99,6 +99,7 @@ def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
 
 @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _failure(error: Exception) -> Response[dict[str, Any]]:
+    """The HTTP path's outermost boundary: every error becomes a JSON answer, unknown ones a bare 500."""
     if isinstance(error, ServiceError):  # Powertools' own, e.g. 404 for an unknown route
         code = "not_found" if error.status_code == 404 else "error"
         return _json(ErrorResponse(HTTPStatus(error.status_code), code, str(error.msg), {}))

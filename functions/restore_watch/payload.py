@@ -75,15 +75,22 @@ class RestorePayload(BaseModel):
         )
 
     def reduced_to(
-        self, selection: RecordSelection, records: list[RestoreRecord], invalid: list[InvalidRecord]
+        self,
+        selection: RecordSelection,
+        records: list[RestoreRecord],
+        invalid: list[InvalidRecord],
+        omitted: int | None = None,
     ) -> RestorePayload:
-        """This payload carrying only ``records`` (``selection`` of its own) and the first ``invalid`` records."""
+        """This payload carrying only ``records`` (``selection`` of its own) and the first ``invalid`` records.
+
+        ``omitted`` defaults to the invalid records left out.
+        """
         return self.model_copy(
             update={
                 "records": records,
                 "records_included": selection,
                 "invalid_records": invalid,
-                "invalid_records_omitted": len(self.invalid_records) - len(invalid),
+                "invalid_records_omitted": len(self.invalid_records) - len(invalid) if omitted is None else omitted,
             }
         )
 

@@ -94,12 +94,13 @@ def load_credentials(settings: Settings) -> Credentials:
 
 def _credentials_from_secret(name: str) -> Credentials:
     from aws_lambda_powertools.utilities.parameters import get_secret  # imports boto3: only when a secret is configured
-    from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+    from botocore.exceptions import BotoCoreError
 
     try:
-        # Read once per runtime, and afresh when a runtime is rebuilt after an auth failure.
+        # Read afresh by each new DCS client: the first, and the one after an auth failure.
         value: Any = get_secret(name, transform="json", force_fetch=True)
-    except Exception as error:  # GetSecretValue failed or the value is not JSON: never echo the value
+    except (GetParameterError, TransformParameterError, BotoCoreError) as error:  # never echo the value
         cause = error.__context__  # Powertools wraps botocore's error without chaining it
         code = aws_error_code(cause) if cause is not None else ""
         if code in SECRET_SETTING_ERRORS or isinstance(error, TransformParameterError):

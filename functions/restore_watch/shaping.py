@@ -82,7 +82,7 @@ def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding) -> Re
 
 def _frame_bytes(payload: RestorePayload, selection: RecordSelection, omitted: int, encoding: Encoding) -> int:
     """The payload's bytes with both lists empty (an omitted count can only shrink from ``omitted``)."""
-    frame = payload.reduced_to(selection, [], []).model_copy(update={"invalid_records_omitted": omitted})
+    frame = payload.reduced_to(selection, [], [], omitted)
     return encoding.size(frame.to_json()) + encoding.framing
 
 
