@@ -63,16 +63,19 @@ LAMBDA_RESULT = Encoding(size=lambda value: len(json.dumps(value)), item_separat
 HTTP_BODY = Encoding(size=_escaped_compact_size, item_separator=len(","), framing=len('""') + HTTP_ENVELOPE_BYTES)
 
 
-def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding) -> RestorePayload:
-    """``payload`` (whole, from the use case) with as much of its lists as ``limit`` allows."""
+def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding, *, chunk: int = CHUNK) -> RestorePayload:
+    """``payload`` (whole, from the use case) with as much of its lists as ``limit`` allows.
+
+    ``chunk``: how many items are encoded at once while counting.
+    """
     invalid = payload.invalid_records
-    invalid_bytes = _items_bytes_within(invalid, limit.max_bytes, encoding)
+    invalid_bytes = _items_bytes_within(invalid, limit.max_bytes, encoding, chunk)
     if invalid_bytes is not None:  # the usual case: the invalid records are few, and all of them stay
         selections = list(RecordSelection)
         for selection in selections[selections.index(limit.records) :]:
             chosen = selection.select(payload.records)
             room = limit.max_bytes - _frame_bytes(payload, selection, 0, encoding) - invalid_bytes
-            if room >= 0 and _items_bytes_within(chosen, room, encoding) is not None:
+            if room >= 0 and _items_bytes_within(chosen, room, encoding, chunk) is not None:
                 return payload.reduced_to(selection, chosen, invalid)
     # Not even the invalid records fit: no records, and as many of those as there is room for.
     room = limit.max_bytes - _frame_bytes(payload, RecordSelection.NONE, len(invalid), encoding)
@@ -86,15 +89,15 @@ def _frame_bytes(payload: RestorePayload, selection: RecordSelection, omitted: i
     return encoding.size(frame.to_json()) + encoding.framing
 
 
-def _items_bytes_within(items: Sequence[BaseModel], room: int, encoding: Encoding) -> int | None:
+def _items_bytes_within(items: Sequence[BaseModel], room: int, encoding: Encoding, chunk: int) -> int | None:
     """The bytes ``items`` add to an empty list, or None if that passes ``room``.
 
     Encoded a thousand at a time: as fast as encoding the list whole, without ever holding it whole.
     """
     used = 0
-    for start in range(0, len(items), CHUNK):
-        chunk = _AS_JSON.dump_python(items[start : start + CHUNK], mode="json")
-        used += encoding.size(chunk) - len("[]") + (encoding.item_separator if start else 0)
+    for start in range(0, len(items), chunk):
+        encoded = _AS_JSON.dump_python(items[start : start + chunk], mode="json")
+        used += encoding.size(encoded) - len("[]") + (encoding.item_separator if start else 0)
         if used > room:
             return None
     return used

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -101,8 +100,7 @@ def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
     chunk: int,
 ) -> None:
     payload = payload_of(records, invalid)
-    with patch.object(shaping, "CHUNK", chunk):  # lists of any length cross chunk boundaries
-        fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding)
+    fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding, chunk=chunk)  # lists cross chunks
 
     # Within the limit, as the runtime will encode it
     measure = lambda_bytes if encoding is LAMBDA_RESULT else http_response_bytes
@@ -135,15 +133,12 @@ def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
 
 @pytest.mark.parametrize("chunk", [1, 7, shaping.CHUNK])
 @pytest.mark.parametrize(("encoding", "measure"), [(LAMBDA_RESULT, lambda_bytes), (HTTP_BODY, http_response_bytes)])
-def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(
-    encoding: Encoding, measure: Any, chunk: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(shaping, "CHUNK", chunk)
+def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(encoding: Encoding, measure: Any, chunk: int) -> None:
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 2 else "succeed"} for n in range(50)]
     payload = payload_of(records, [{"index": 7, "restore_id": "x", "reason": 'status: "bad" \\ value'}])
     assert measure(payload.to_json()) <= counted(payload, encoding)
-    assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding) == payload
-    reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding)
+    assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding, chunk=chunk) == payload
+    reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding, chunk=chunk)
     assert reduced.records_included == "failed"
     assert reduced.invalid_records == payload.invalid_records
 
