@@ -94,6 +94,9 @@ class RestorePayload(BaseModel):
             }
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The payload as Lambda and the HTTP API return it."""
-        return self.model_dump(mode="json")
+    def to_json(self, *, records: list[Any] | None = None) -> dict[str, Any]:
+        """The payload as Lambda and the HTTP API return it; ``records``: its records, already encoded."""
+        if records is None:
+            return self.model_dump(mode="json")
+        encoded = self.model_dump(mode="json", exclude={"records"})
+        return {name: records if name == "records" else encoded[name] for name in type(self).model_fields}

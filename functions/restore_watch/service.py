@@ -27,7 +27,7 @@ from .observability import metrics, subsegment
 from .payload import RestorePayload
 from .runtime import Runtime
 from .settings import Settings
-from .shaping import LAMBDA_RESULT, Encoding, ResponseLimit, fit
+from .shaping import LAMBDA_RESULT, Encoding, Fitted, ResponseLimit, fit
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ class RestoreWatch:
         """The invocation's time, from what Lambda's context says is left."""
         return Budget.of(remaining_seconds, self._runtime.timing, http=http)
 
-    def answer(self, query: RestoreQuery, limit: ResponseLimit, budget: Budget, encoding: Encoding) -> RestorePayload:
+    def answer(self, query: RestoreQuery, limit: ResponseLimit, budget: Budget, encoding: Encoding) -> Fitted:
         """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` will write it."""
-        payload = fit(self.watch(query, budget), limit, encoding)
+        fitted = fit(self.watch(query, budget), limit, encoding)
+        payload = fitted.payload
         if payload.records_included is not limit.records or payload.invalid_records_omitted:
             self._count("ResponsesReduced", 1)
             logger.warning(
@@ -59,7 +60,7 @@ class RestoreWatch:
                     "invalid_records_omitted": payload.invalid_records_omitted,
                 },
             )
-        return payload
+        return fitted
 
     def answer_each(self, queries: Sequence[RestoreQuery], limit: ResponseLimit, budget: Budget) -> dict[str, Any]:
         """Several instances of one schedule, one by one; any failure fails the invocation once all were tried."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from restore_watch import shaping
 from restore_watch.payload import RecordSelection, RestorePayload
@@ -27,6 +29,7 @@ from ..support import lambda_bytes
 # When invalid records are cut, fit() counts their omitted count at its longest: a few bytes to spare
 OMITTED_SLACK = 8
 ID = "a" * 64
+AS_JSON: TypeAdapter[list[Any]] = TypeAdapter(list[Any])
 
 
 def http_response_bytes(payload: Any) -> int:
@@ -48,13 +51,16 @@ def counted_json(payload: Any, encoding: Encoding) -> int:
 
 
 texts = st.text(max_size=60)
+offsets = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+moments = st.datetimes(min_value=datetime(1970, 1, 2), timezones=offsets).map(datetime.isoformat)
 records = st.fixed_dictionaries(
     {
         "restore_id": st.uuids().map(str),
         "status": st.sampled_from(["waiting", "restoring", "succeed", "failed"]),
         "restore_remark": st.none() | texts,
         "progress": st.none() | st.floats(0, 100),
-    }
+    },
+    optional={"created_at": moments, "updated_at": moments, "error_code": texts},
 )
 invalid_records = st.fixed_dictionaries(
     {"index": st.integers(0, 10**6), "restore_id": st.none() | texts, "reason": texts}
@@ -100,7 +106,10 @@ def test_a_fitted_payload_is_within_the_limit_and_keeps_all_that_fits(
     chunk: int,
 ) -> None:
     payload = payload_of(records, invalid)
-    fitted = fit(payload, ResponseLimit(requested, max_bytes), encoding, chunk=chunk)  # lists cross chunks
+    answer = fit(payload, ResponseLimit(requested, max_bytes), encoding, chunk=chunk)  # lists cross chunks
+    fitted = answer.payload
+    # The records encoded while counting are the records the model holds
+    assert answer.to_json() == fitted.to_json()
 
     # Within the limit, as the runtime will encode it
     measure = lambda_bytes if encoding is LAMBDA_RESULT else http_response_bytes
@@ -137,8 +146,8 @@ def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(encoding: Encoding,
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 2 else "succeed"} for n in range(50)]
     payload = payload_of(records, [{"index": 7, "restore_id": "x", "reason": 'status: "bad" \\ value'}])
     assert measure(payload.to_json()) <= counted(payload, encoding)
-    assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding, chunk=chunk) == payload
-    reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding, chunk=chunk)
+    assert fit(payload, ResponseLimit(max_bytes=counted(payload, encoding)), encoding, chunk=chunk).payload == payload
+    reduced = fit(payload, ResponseLimit(max_bytes=counted(payload, encoding) - 1), encoding, chunk=chunk).payload
     assert reduced.records_included == "failed"
     assert reduced.invalid_records == payload.invalid_records
 
@@ -146,7 +155,7 @@ def test_a_payload_is_whole_up_to_the_last_byte_of_the_limit(encoding: Encoding,
 def test_the_failed_records_stay_when_all_of_them_do_not_fit() -> None:
     records = [{"restore_id": f"r{n}", "status": "failed" if n % 10 == 0 else "succeed"} for n in range(400)]
     payload = payload_of(records, [])
-    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json()) - 1), LAMBDA_RESULT)
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json()) - 1), LAMBDA_RESULT).payload
     assert fitted.records_included == "failed"
     assert [record.restore_id for record in fitted.records] == [f"r{n}" for n in range(0, 400, 10)]
 
@@ -155,7 +164,7 @@ def test_non_ascii_text_is_never_undercounted() -> None:
     # The python3.13 runtime writes UTF-8 unescaped: "é" is 2 bytes there and 6 as "\u00e9" here.
     records = [{"restore_id": "r", "status": "succeed", "restore_remark": "é" * 1000}] * 20
     payload = payload_of(records, [])
-    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json())), LAMBDA_RESULT)
+    fitted = fit(payload, ResponseLimit(max_bytes=lambda_bytes(payload.to_json())), LAMBDA_RESULT).payload
     # counted conservatively (40 kB in UTF-8, 120 kB as counted), so only the failed ones stay: none here
     assert (fitted.records_included, fitted.records) == ("failed", [])
     assert lambda_bytes(fitted.to_json()) <= lambda_bytes(payload.to_json())
@@ -174,6 +183,6 @@ def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> No
         truncated=True,
     )
     share = ResponseLimit(max_bytes=MIN_RESPONSE_BYTES).shared(MAX_INSTANCES_PER_EVENT)
-    fitted = fit(RestorePayload.model_validate(frame), share, LAMBDA_RESULT)
+    fitted = fit(RestorePayload.model_validate(frame), share, LAMBDA_RESULT).payload
     assert lambda_bytes({"reports": [fitted.to_json()] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
     assert counted_json(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared
