@@ -31,6 +31,8 @@ class Timing:
     forwarding_reserve: float = 3.0  # DCS reads end this long before the work does
     http_integration: float = HTTP_INTEGRATION_SECONDS
     min_dcs_request: float = 0.5  # no DCS request starts with less than this left
+    dcs_connect_timeout: float = 3.05  # per DCS request (a deadline shortens both)
+    dcs_read_timeout: float = 10.0
     min_aws_call: float = 1.0  # no SQS or DynamoDB call starts with less than this left
     lease_margin: float = 10.0  # a ledger claim outlives the invocation by this much
     # boto3 clients: connect and read timeouts per attempt, attempts per call (botocore's

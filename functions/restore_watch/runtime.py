@@ -55,6 +55,8 @@ class Runtime:
                 self.settings.dcs_endpoint,
                 credentials,
                 max_records=self.settings.max_records,
+                connect_timeout=self.timing.dcs_connect_timeout,
+                read_timeout=self.timing.dcs_read_timeout,
                 min_request_time=self.timing.min_dcs_request,
             )
         except ValueError as error:
