@@ -13,7 +13,7 @@ from dcs_restores import RestoreQuery, RestoreResult
 from dcs_restores.models import RestoreRecord
 from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from devkit.seed import generate_records
-from restore_watch.forwarding import ForwardOutcome
+from restore_watch.forwarding import Forwarded
 from restore_watch.service import RestoreReport
 from restore_watch.shaping import LAMBDA_RESULT, ResponseLimit, fit
 
@@ -30,7 +30,7 @@ def payload(records: int) -> dict[str, Any]:
         end_time="20240131000000",
     )
     result = RestoreResult.collect(validated, [], records, truncated=False)
-    return RestoreReport(query, result, ForwardOutcome(0, 0)).payload()
+    return RestoreReport(query, result, Forwarded(queued=0, already_forwarded=0)).payload()
 
 
 def run(repeats: int) -> list[Row]:

@@ -9,14 +9,15 @@ from typing import Any
 
 from dcs_restores import DcsRestoresClient, Deadline, RestoreQuery, RestoreResult, RestoreStatus
 
-from .forwarding import FailedRestore, FailedRestoreForwarder, ForwardOutcome
+from .budget import Budget, Timing
+from .forwarding import FailedRestore, FailedRestoreForwarder, Forwarded
 
 
 @dataclass(frozen=True)
 class RestoreReport:
     query: RestoreQuery
     result: RestoreResult
-    forwarded: ForwardOutcome
+    forwarded: Forwarded
 
     def payload(self) -> dict[str, Any]:
         """The normalised JSON payload every trigger returns, whole; ``shaping.fit`` sizes it for its caller."""
@@ -56,5 +57,6 @@ def watch(
         for record in result.records
         if record.status is RestoreStatus.FAILED
     ]
-    outcome = forwarder().forward(failed, deadline) if failed else ForwardOutcome(0, 0)
+    budget = Budget(Timing(), deadline, deadline, deadline.before(FORWARDING_RESERVE_SECONDS))
+    outcome = forwarder().forward(failed, budget) if failed else Forwarded(queued=0, already_forwarded=0)
     return RestoreReport(query, result, outcome)
