@@ -35,11 +35,23 @@ class Timing:
     dcs_read_timeout: float = 10.0
     min_aws_call: float = 1.0  # no SQS or DynamoDB call starts with less than this left
     lease_margin: float = 10.0  # a ledger claim outlives the invocation by this much
-    # boto3 clients: connect and read timeouts per attempt, attempts per call (botocore's
-    # ``max_attempts`` in standard mode counts the first attempt too).
+    # boto3 clients: connect and read timeouts per attempt, attempts per call. The attempts are
+    # botocore's ``total_max_attempts``, which counts the first one; its ``max_attempts`` counts
+    # only the retries (3 there made 4 attempts against an endpoint that never answered).
     aws_connect_timeout: float = 2.0
     aws_read_timeout: float = 5.0
     aws_max_attempts: int = 3
+    # Forwarding's own retries, on top of botocore's:
+    send_attempts: int = 4  # SendMessageBatch calls per batch (entries SQS reported Failed, calls botocore gave up)
+    confirm_attempts: int = 5  # rounds of marking sent restores in the ledger, until the deadline
+    retry_base_delay: float = 0.1  # jittered pause before retry n: up to this x 2**n
+
+    def aws_call_worst(self) -> float:
+        """The longest one SQS or DynamoDB call may take: every attempt times out after connecting
+        and reading as long as allowed, with botocore's longest backoff between (up to 2**n s
+        before retry n when throttled). A server's ``x-amz-retry-after`` may add up to 5 s a retry."""
+        backoff = sum(min(2.0**retry, 20.0) for retry in range(self.aws_max_attempts - 1))
+        return self.aws_max_attempts * (self.aws_connect_timeout + self.aws_read_timeout) + backoff
 
 
 @dataclass(frozen=True)

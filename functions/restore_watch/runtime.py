@@ -12,7 +12,7 @@ from dcs_restores import Credentials, DcsRestoresClient
 
 from .budget import Timing
 from .errors import ConfigurationError, SecretUnavailableError
-from .forwarding import FailedRestoreForwarder, Ledger, QueuePublisher, aws_error_code
+from .forwarding import FailedRestoreForwarder, aws_error_code, build_forwarder
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -27,13 +27,6 @@ SECRET_SETTING_ERRORS = frozenset(
         "DecryptionFailure",
     }
 )
-
-# botocore's defaults (legacy retries, up to 10 attempts for DynamoDB; 60 s reads) could outlast
-# the invocation. With these, one call takes at most about 3 x (2 s + 5 s), and the forwarder
-# starts no call with less than a second left.
-AWS_RETRIES: Any = {"mode": "standard", "max_attempts": 3}
-AWS_CONNECT_TIMEOUT = 2.0
-AWS_READ_TIMEOUT = 5.0
 
 
 class Runtime:
@@ -71,19 +64,12 @@ class Runtime:
     @cached_property
     def forwarder(self) -> FailedRestoreForwarder:
         """Built on first use: boto3 is imported only when there is something to forward."""
-        import boto3  # here, not at the top: kept off the cold-start path
-        from botocore.config import Config
-
-        session = boto3.session.Session()
-        config = Config(retries=AWS_RETRIES, connect_timeout=AWS_CONNECT_TIMEOUT, read_timeout=AWS_READ_TIMEOUT)
-        publisher = QueuePublisher(session.client("sqs", config=config), self.settings.failed_restores_queue_url)
-        table = self.settings.restore_ledger_table
-        ledger = (
-            Ledger(session.client("dynamodb", config=config), table, ttl=timedelta(days=self.settings.ledger_ttl_days))
-            if table
-            else None
+        return build_forwarder(
+            self.settings.failed_restores_queue_url,
+            self.settings.restore_ledger_table,
+            timedelta(days=self.settings.ledger_ttl_days),
+            self.timing,
         )
-        return FailedRestoreForwarder(publisher, ledger)
 
 
 def load_credentials(settings: Settings) -> Credentials:

@@ -86,19 +86,14 @@ class RestoreWatch:
                 for record in result.records
                 if record.status is RestoreStatus.FAILED
             ]
-            # The forwarder (and boto3 with it) is built only when there is something to forward.
-            forwarded = (
-                self._runtime.forwarder.forward(failed, budget.work)
-                if failed
-                else Forwarded(queued=0, already_forwarded=0)
-            )
+            forwarded = self._forward(failed, budget)
         self._record(query, result, forwarded)
         return RestorePayload.whole(query, result, forwarded)
 
     def _forward(self, failed: list[FailedRestore], budget: Budget) -> Forwarded:
         if not failed:  # the forwarder, and boto3 with it, is built only when there is something to forward
             return Forwarded(queued=0, already_forwarded=0)
-        return self._runtime.forwarder.forward(failed, budget.work)
+        return self._runtime.forwarder.forward(failed, budget)
 
     def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:
         client = self._runtime.client  # reading the secret is not DCS's latency

@@ -33,7 +33,6 @@ FUNCTION_ROLE = "RestoreWatchFunctionRole"
 IAM_ACTIONS: dict[tuple[str, str], str] = {
     ("sqs", "send_message_batch"): "sqs:SendMessage",  # SendMessageBatch is authorised by sqs:SendMessage
     ("dynamodb", "put_item"): "dynamodb:PutItem",
-    ("dynamodb", "get_item"): "dynamodb:GetItem",
     ("dynamodb", "update_item"): "dynamodb:UpdateItem",
     ("dynamodb", "delete_item"): "dynamodb:DeleteItem",
     ("secretsmanager", "get_secret_value"): "secretsmanager:GetSecretValue",

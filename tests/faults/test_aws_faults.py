@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
+from dcs_restores import RestoreRecord, RestoreStatus
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
+from restore_watch.budget import Budget, Timing
 from restore_watch.errors import ConfigurationError, SecretUnavailableError
-from restore_watch.forwarding import ForwardingError, LedgerUnavailableError
+from restore_watch.forwarding import FailedRestore, ForwardingError, LedgerUnavailableError, build_forwarder
 
-from ..support import free_port, fresh_container, load_event
+from ..support import free_port, fresh_container, load_event, use_moto_credentials
 from .conftest import FAILED, Aws, failed_ids
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
@@ -70,7 +77,7 @@ def test_batches_that_keep_failing_fail_the_run_and_release_their_claims(
     # Then the run names every restore it could not send, and queued none
     assert sorted(raised.value.unsent) == failed_ids(records)
     assert aws.forwarded_ids() == []
-    # And the claims were given back: the retry sends them all at once, not after the 5-minute lease
+    # And the claims were given back: the retry sends them all at once, not after their lease
     retry_when_well(aws, failed_ids(records))
 
 
@@ -95,7 +102,7 @@ def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: Aws, r
 def test_a_ledger_that_throttles_its_marks_for_a_while_leaves_nothing_claimed(
     aws: Aws, records: list[dict[str, Any]]
 ) -> None:
-    # Given DynamoDB throttling six marks in a row: more than botocore's three attempts
+    # Given DynamoDB throttling six marks in a row: more than botocore's three attempts at one
     aws.faults.script.extend([("UpdateItem", "ProvisionedThroughputExceededException")] * 6)
     assert run()["forwarded"]["queued"] == FAILED
     assert aws.faults.injected["UpdateItem:ProvisionedThroughputExceededException"] == 6
@@ -122,6 +129,66 @@ def test_random_faults_everywhere_converge_to_each_restore_once(aws: Aws, record
     assert outcomes[-1] == "ok", outcomes
     assert sum(aws.faults.injected.values()) > 10
     assert aws.forwarded_ids() == failed_ids(records)
+
+
+class SilentEndpoint:
+    """A loopback endpoint that accepts connections, reads requests and never answers; it counts the POSTs."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.posts = 0
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:  # closed: the test is over
+                return
+            self.connections.append(connection)
+            threading.Thread(target=self.read, args=(connection,), daemon=True).start()
+
+    def read(self, connection: socket.socket) -> None:
+        with connection:
+            while True:
+                try:
+                    data = connection.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                with self.lock:
+                    self.posts += data.count(b"POST ")
+
+
+@pytest.fixture
+def silent_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentEndpoint]:
+    endpoint = SilentEndpoint()
+    threading.Thread(target=endpoint.serve, daemon=True).start()
+    use_moto_credentials(monkeypatch, endpoint.url)
+    yield endpoint
+    endpoint.server.close()
+    for connection in endpoint.connections:
+        connection.close()
+
+
+def test_a_call_to_an_endpoint_that_never_answers_makes_the_attempts_timing_allows(
+    silent_endpoint: SilentEndpoint,
+) -> None:
+    # Given the function's clients, built from a Timing with short timeouts, and an SQS that never answers
+    timing = Timing(aws_connect_timeout=0.5, aws_read_timeout=0.3, send_attempts=1)
+    forwarder = build_forwarder(f"{silent_endpoint.url}/123456789012/failed-restores", None, timedelta(days=1), timing)
+    record = RestoreRecord(restore_id="r-1", status=RestoreStatus.FAILED)
+    # When one batch is sent
+    started = time.monotonic()
+    with pytest.raises(ForwardingError):
+        forwarder.forward([FailedRestore("proj", "inst", record, datetime.now(UTC))], Budget.of(60.0, timing))
+    spent = time.monotonic() - started
+    # Then botocore made as many attempts as Timing says (the first included), within the worst case it computes
+    assert silent_endpoint.posts == timing.aws_max_attempts
+    assert timing.aws_max_attempts * timing.aws_read_timeout <= spent <= timing.aws_call_worst()
 
 
 def logged_text(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:

@@ -1,16 +1,26 @@
-"""Forwarding failed restores: SQS and DynamoDB are moto; faults are injected around the real clients."""
+"""Forwarding failed restores: SQS and DynamoDB are moto; faults are injected around the real clients.
+
+Where a test is about time, only the budget's clock stands in for it: it advances as the AWS
+calls are made (each takes a set time, as if they ran one at a time), so what fits before the
+deadline does not depend on how fast this machine runs moto.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
 
-from dcs_restores import Deadline, RestoreRecord, RestoreStatus
+from dcs_restores import RestoreRecord, RestoreStatus
+from restore_watch.budget import Budget, Timing
 from restore_watch.forwarding import (
     MAX_BATCH_ENTRIES,
     Claim,
@@ -25,9 +35,10 @@ from restore_watch.forwarding import (
 from ..support import AwsResources
 
 SEEN_AT = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
+TIMING = Timing()
 
 
-def failed(restore_id: str, instance_id: str = "inst-1", remark: str = "") -> FailedRestore:
+def failed(restore_id: str, instance_id: str = "inst-1", remark: str = "", project_id: str = "proj") -> FailedRestore:
     record = RestoreRecord(
         restore_id=restore_id,
         restore_name=f"restore {restore_id}",
@@ -40,7 +51,12 @@ def failed(restore_id: str, instance_id: str = "inst-1", remark: str = "") -> Fa
         error_code="dcs.08.0002",
         restore_remark=remark or None,
     )
-    return FailedRestore("proj", instance_id, record, SEEN_AT)
+    return FailedRestore(project_id, instance_id, record, SEEN_AT)
+
+
+def budget(seconds: float = 120.0, clock: Callable[[], float] | None = None) -> Budget:
+    """An invocation with ``seconds`` left, as Lambda's context would tell (the work ends a second earlier)."""
+    return Budget.of(seconds, TIMING, clock=clock) if clock else Budget.of(seconds, TIMING)
 
 
 class FlakySqs:
@@ -52,16 +68,20 @@ class FlakySqs:
         self.fail_calls = fail_calls
         self.fail_after_calls = fail_after_calls
         self.calls: list[int] = []
+        self.lock = threading.Lock()  # batches of a standard queue go out at once
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        self.calls.append(len(Entries))
-        if self.fail_calls > 0 or (self.fail_after_calls is not None and len(self.calls) > self.fail_after_calls):
-            self.fail_calls -= 1
+        with self.lock:
+            self.calls.append(len(Entries))
+            after = self.fail_after_calls
+            fail = self.fail_calls > 0 or (after is not None and len(self.calls) > after)
+            self.fail_calls -= fail
+            refused, accepted = Entries[: self.fail_entries], Entries[self.fail_entries :]
+            self.fail_entries = 0 if not fail else self.fail_entries
+        if fail:
             raise self.real.exceptions.ClientError(
                 {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendMessageBatch"
             )
-        refused, accepted = Entries[: self.fail_entries], Entries[self.fail_entries :]
-        self.fail_entries = 0
         answer: dict[str, Any] = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=accepted) if accepted else {}
         answer.setdefault("Successful", [])
         answer["Failed"] = [
@@ -71,19 +91,47 @@ class FlakySqs:
         return answer
 
 
-def forwarder(aws: AwsResources, sqs: Any = None, ledger: bool = True) -> FailedRestoreForwarder:
+def forwarder(
+    aws: AwsResources,
+    sqs: Any = None,
+    ledger: bool = True,
+    *,
+    dynamodb: Any = None,
+    clock: Callable[[], float] | None = None,
+    **options: Any,
+) -> FailedRestoreForwarder:
+    """The forwarder as ``build_forwarder`` makes it, on moto's clients (or the faulty ones given)."""
     publisher = QueuePublisher(sqs or boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    return FailedRestoreForwarder(publisher, Ledger(boto3.client("dynamodb"), aws.table_name) if ledger else None)
+    table = Ledger(dynamodb or boto3.client("dynamodb"), aws.table_name, clock=clock or time.time)
+    return FailedRestoreForwarder(publisher, table if ledger else None, **{"sleep": lambda _: None, **options})
 
 
 def queued_ids(aws: AwsResources) -> list[str]:
     return sorted(json.loads(message["Body"])["restore_id"] for message in aws.messages())
 
 
+def ledger_items(aws: AwsResources) -> list[dict[str, Any]]:
+    """Every item of the ledger table, read back with a scan."""
+    pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=aws.table_name, ConsistentRead=True)
+    return [item for page in pages for item in page["Items"]]
+
+
+def ledger_states(aws: AwsResources) -> dict[str, str]:
+    """restore ID -> its state in the ledger."""
+    return {item["pk"]["S"].rsplit("#", 1)[1]: item["state"]["S"] for item in ledger_items(aws)}
+
+
+def queue_length(aws: AwsResources) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
 def test_overlapping_runs_forward_each_failed_restore_once(aws: AwsResources) -> None:
     # Given two runs whose windows overlap on r-3 and r-4
-    first = forwarder(aws).forward([failed(f"r-{n}") for n in range(1, 5)])
-    second = forwarder(aws).forward([failed(f"r-{n}") for n in range(3, 7)])
+    first = forwarder(aws).forward([failed(f"r-{n}") for n in range(1, 5)], budget())
+    second = forwarder(aws).forward([failed(f"r-{n}") for n in range(3, 7)], budget())
     # Then each restore is in the queue once
     assert (first.queued, first.already_forwarded) == (4, 0)
     assert (second.queued, second.already_forwarded) == (2, 2)
@@ -91,30 +139,30 @@ def test_overlapping_runs_forward_each_failed_restore_once(aws: AwsResources) ->
 
 
 def test_the_same_restore_id_on_another_instance_is_another_restore(aws: AwsResources) -> None:
-    forwarder(aws).forward([failed("r-1", "inst-1")])
-    assert forwarder(aws).forward([failed("r-1", "inst-2")]).queued == 1
+    forwarder(aws).forward([failed("r-1", "inst-1")], budget())
+    assert forwarder(aws).forward([failed("r-1", "inst-2")], budget()).queued == 1
 
 
 def test_batches_hold_at_most_ten_entries(aws: AwsResources) -> None:
     sqs = FlakySqs()
-    outcome = forwarder(aws, sqs).forward([failed(f"r-{n:02}") for n in range(23)])
+    outcome = forwarder(aws, sqs).forward([failed(f"r-{n:02}") for n in range(23)], budget())
     assert outcome.queued == 23
-    assert sqs.calls == [MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES, 3]
+    assert sorted(sqs.calls, reverse=True) == [MAX_BATCH_ENTRIES, MAX_BATCH_ENTRIES, 3]
 
 
 def test_batches_stay_under_one_mebibyte(aws: AwsResources) -> None:
     # Given four messages of about 300 KiB each
     sqs = FlakySqs()
     big = [failed(f"r-{n}", remark="x" * 300_000) for n in range(4)]
-    forwarder(aws, sqs).forward(big)
+    forwarder(aws, sqs).forward(big, budget())
     # Then no batch carries more than three of them
-    assert sqs.calls == [3, 1]
+    assert sorted(sqs.calls, reverse=True) == [3, 1]
     assert len(queued_ids(aws)) == 4
 
 
 def test_entries_reported_failed_are_resent(aws: AwsResources) -> None:
     sqs = FlakySqs(fail_entries=3)
-    outcome = forwarder(aws, sqs).forward([failed(f"r-{n}") for n in range(5)])
+    outcome = forwarder(aws, sqs).forward([failed(f"r-{n}") for n in range(5)], budget())
     assert outcome.queued == 5
     assert sqs.calls == [5, 3]
     assert queued_ids(aws) == [f"r-{n}" for n in range(5)]
@@ -122,26 +170,25 @@ def test_entries_reported_failed_are_resent(aws: AwsResources) -> None:
 
 def test_a_throttled_call_is_retried(aws: AwsResources) -> None:
     sqs = FlakySqs(fail_calls=2)
-    assert forwarder(aws, sqs).forward([failed("r-1")]).queued == 1
+    assert forwarder(aws, sqs).forward([failed("r-1")], budget()).queued == 1
     assert sqs.calls == [1, 1, 1]
 
 
 def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsResources) -> None:
-    # Given SQS that takes the first batch and then refuses every call
+    # Given SQS that takes the first chunk (one batch of ten) and then refuses every call
     restores = [failed(f"r-{n:02}") for n in range(15)]
     with pytest.raises(ForwardingError) as raised:
-        forwarder(aws, FlakySqs(fail_after_calls=1)).forward(restores)
+        forwarder(aws, FlakySqs(fail_after_calls=1), chunk=10).forward(restores, budget())
     # Then the run fails, naming what it could not send
-    assert len(raised.value.unsent) == 5
+    assert raised.value.unsent == [f"r-{n}" for n in range(10, 15)]
     assert str(raised.value) == "10 failed restore(s) queued; 5 could not be sent"
+    # And the ledger kept no claim on the unsent five
+    assert Counter(ledger_states(aws).values()) == {"forwarded": 10}
     # When Lambda retries the same event with SQS healthy again
-    # Then the ledger kept no mark for the unsent five: only they go out, and the queue holds each once
-    dynamodb = boto3.client("dynamodb")
-    for restore_id in raised.value.unsent:
-        assert "Item" not in dynamodb.get_item(TableName=aws.table_name, Key={"pk": {"S": f"proj#inst-1#{restore_id}"}})
-    retry = forwarder(aws).forward(restores)
+    retry = forwarder(aws).forward(restores, budget())
+    # Then only they go out, and the queue holds each once
     assert (retry.queued, retry.already_forwarded) == (5, 10)
-    assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
+    assert queued_ids(aws) == sorted(restore.restore_id for restore in restores)
 
 
 def test_a_run_that_starts_while_another_is_sending_fails_and_its_retry_doubles_nothing(aws: AwsResources) -> None:
@@ -151,38 +198,52 @@ def test_a_run_that_starts_while_another_is_sending_fails_and_its_retry_doubles_
 
     class SqsDuringWhichBRuns(FlakySqs):
         def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-            if not raised:
-                with pytest.raises(ForwardingError) as b_failed:
-                    forwarder(aws).forward(restores)
-                raised.append(b_failed.value)
+            with self.lock:
+                if not raised:
+                    with pytest.raises(ForwardingError) as b_failed:
+                        forwarder(aws).forward(restores, budget())
+                    raised.append(b_failed.value)
             return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
     # When A finishes
-    outcome = forwarder(aws, SqsDuringWhichBRuns()).forward(restores)
+    outcome = forwarder(aws, SqsDuringWhichBRuns()).forward(restores, budget())
     # Then B sent nothing and failed, so that Lambda retries it, naming the 30 still in flight
-    assert raised[0].in_flight == [restore.record.restore_id for restore in restores]
+    assert raised[0].in_flight == [restore.restore_id for restore in restores]
     assert "30 are being forwarded by another invocation" in str(raised[0])
     assert (outcome.queued, outcome.already_forwarded) == (30, 0)
     # And B's retry finds them forwarded: the queue holds each restore once
-    retry = forwarder(aws).forward(restores)
+    retry = forwarder(aws).forward(restores, budget())
     assert (retry.queued, retry.already_forwarded) == (0, 30)
-    assert queued_ids(aws) == sorted(restore.record.restore_id for restore in restores)
+    assert queued_ids(aws) == sorted(restore.restore_id for restore in restores)
 
 
 def test_a_claim_left_by_a_crashed_run_is_not_lost(aws: AwsResources) -> None:
-    # Given a run that claimed r-1 and died before sending it
-    now = [1_000_000.0]
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    assert ledger.claim(failed("r-1")) is Claim.TAKEN
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    # When Lambda retries within the lease, Then the retry fails rather than calling it forwarded
+    # Given a run that claimed r-1 for 130 s and died before sending it
+    claimed_at = 1_000_000.0
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: claimed_at)
+    assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
+    # When Lambda retries within the lease
     with pytest.raises(ForwardingError) as raised:
-        FailedRestoreForwarder(publisher, ledger).forward([failed("r-1")])
+        forwarder(aws, clock=lambda: claimed_at + 60).forward([failed("r-1")], budget())
+    # Then the retry fails rather than calling it forwarded
     assert raised.value.in_flight == ["r-1"]
     # And once the lease has run out, a retry sends it
-    now[0] += 6 * 60
-    assert FailedRestoreForwarder(publisher, ledger).forward([failed("r-1")]).queued == 1
+    assert forwarder(aws, clock=lambda: claimed_at + 131).forward([failed("r-1")], budget()).queued == 1
     assert queued_ids(aws) == ["r-1"]
+
+
+def test_a_claim_lasts_as_long_as_the_invocation_may_and_a_margin(aws: AwsResources) -> None:
+    # Given an invocation with 30 s left, whose ledger reads the time as 1,000,000
+    leases: list[int] = []
+
+    class SqsThatReadsTheLedger(FlakySqs):
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+            leases.extend(int(item["lease_until"]["N"]) for item in ledger_items(aws))
+            return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+    forwarder(aws, SqsThatReadsTheLedger(), clock=lambda: 1_000_000.0).forward([failed("r-1")], budget(30.0))
+    # Then while it was sending, its claim ran until the invocation's end plus the lease margin
+    assert leases == [1_000_000 + 30 + int(TIMING.lease_margin)]
 
 
 class ConfirmFails:
@@ -192,184 +253,297 @@ class ConfirmFails:
         self.real: Any = boto3.client("dynamodb")
         self.times = times
         self.calls = 0
+        self.lock = threading.Lock()  # confirms go out at once
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
     def update_item(self, **request: Any) -> Any:
-        self.calls += 1
-        if self.times == 0:
+        with self.lock:
+            self.calls += 1
+            fail = self.times != 0
+            self.times -= fail
+        if not fail:
             return self.real.update_item(**request)
-        self.times -= 1
         raise self.real.exceptions.ClientError(
             {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "UpdateItem"
         )
-
-
-def confirm_forwarder(aws: AwsResources, dynamodb: ConfirmFails, pauses: list[float]) -> FailedRestoreForwarder:
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    return FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), sleep=pauses.append)
 
 
 def test_a_failing_confirm_is_retried_then_reported_for_every_sent_restore(aws: AwsResources) -> None:
     dynamodb, pauses = ConfirmFails(), list[float]()
     restores = [failed(f"r-{n}") for n in range(3)]
     with pytest.raises(ForwardingError) as raised:
-        confirm_forwarder(aws, dynamodb, pauses).forward(restores)
-    # All three were sent (none is "unsent"), marking was tried 5 times each, and all three are named as unmarked
+        forwarder(aws, dynamodb=dynamodb, sleep=pauses.append).forward(restores, budget())
+    # All three were sent (none is "unsent"), marking was tried in every round for each, and all three are named
     assert raised.value.unsent == []
     assert raised.value.unconfirmed == ["r-0", "r-1", "r-2"]
-    assert dynamodb.calls == 3 * 5
-    assert len(pauses) == 4
+    assert dynamodb.calls == 3 * TIMING.confirm_attempts
+    assert len(pauses) == TIMING.confirm_attempts - 1
     assert queued_ids(aws) == ["r-0", "r-1", "r-2"]
 
 
 def test_a_confirm_that_fails_for_a_moment_is_retried_and_nothing_is_left_claimed(aws: AwsResources) -> None:
     # Given a ledger whose first two marks fail (a blip that would otherwise leave a live claim behind)
-    dynamodb, pauses = ConfirmFails(times=2), list[float]()
-    outcome = confirm_forwarder(aws, dynamodb, pauses).forward([failed("r-0"), failed("r-1")])
+    outcome = forwarder(aws, dynamodb=ConfirmFails(times=2)).forward([failed("r-0"), failed("r-1")], budget())
     # Then both are queued and marked: a second run counts them as forwarded instead of failing on in-flight claims
     assert outcome.queued == 2
-    assert (
-        confirm_forwarder(aws, ConfirmFails(times=0), []).forward([failed("r-0"), failed("r-1")]).already_forwarded == 2
-    )
+    assert forwarder(aws).forward([failed("r-0"), failed("r-1")], budget()).already_forwarded == 2
     assert queued_ids(aws) == ["r-0", "r-1"]
 
 
 def test_marking_gives_up_rather_than_outlive_the_deadline(aws: AwsResources) -> None:
-    # Given a deadline 3 s away, and a pause between marks that takes 5 s
+    # Given 6 s of work left, a ledger that cannot mark, and a pause between marks that takes 5.5 s
     now = [0.0]
     pauses: list[float] = []
 
     def pause(seconds: float) -> None:
         pauses.append(seconds)
-        now[0] += 5.0
+        now[0] += 5.5
 
     dynamodb = ConfirmFails()
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), sleep=pause)
     with pytest.raises(ForwardingError) as raised:
-        forwarder.forward([failed("r-0")], Deadline.after(3.0, clock=lambda: now[0]))
-    # Then it marked once, paused once, and tried no mark past the deadline
+        forwarder(aws, dynamodb=dynamodb, sleep=pause).forward([failed("r-0")], budget(7.0, clock=lambda: now[0]))
+    # Then it marked once, paused once, and tried no mark with less than a second left
     assert raised.value.unconfirmed == ["r-0"]
     assert (dynamodb.calls, len(pauses)) == (1, 1)
 
 
-class SlowDynamoDb:
-    """The real (moto) DynamoDB client, on a clock where each call takes a second."""
+class Clocked:
+    """A real (moto) client on the budget's clock: each call it makes takes ``seconds`` there.
 
-    def __init__(self) -> None:
-        self.real: Any = boto3.client("dynamodb")
-        self.now = 0.0
+    Calls are timed as if made one after another, even when they go out at once: what fits before
+    the deadline is then never more than it would be.
+    """
+
+    def __init__(self, client: Any, seconds: float, clock: ClockOfCalls) -> None:
+        self.real = client
+        self.seconds = seconds
+        self.clock = clock
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         def call(**request: Any) -> Any:
-            self.now += 1.0
+            self.clock.advance(self.seconds)
             self.calls.append(name)
             return getattr(self.real, name)(**request)
 
         return call
 
 
+class ClockOfCalls:
+    """The budget's clock: time passes only as AWS calls are made."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+
 def test_claiming_stops_while_there_is_time_to_send_and_mark_what_was_taken(aws: AwsResources) -> None:
-    # Given a deadline 10 s away, a ledger call that takes 1 s, and 2 s kept back
-    dynamodb = SlowDynamoDb()
-    deadline = Deadline.after(10.0, clock=lambda: dynamodb.now)
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), claim_reserve=2.0)
+    # Given 10 s of work left, one ledger call at a time, each taking 1 s
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 1.0, clock)
+    run = budget(11.0, clock)
     with pytest.raises(ForwardingError) as raised:
-        forwarder.forward([failed(f"r-{n}") for n in range(8)], deadline)
-    # Then claiming stopped with 6 s left, the 2 s plus a second (and a fifth) to mark each of the 4 taken
+        forwarder(aws, dynamodb=dynamodb, workers=1).forward([failed(f"r-{n}") for n in range(8)], run)
+    # Then claiming stopped with 6 s left: a second to send, a second for each of the 4 marks, and a second to spare
     assert dynamodb.calls == ["put_item"] * 4 + ["update_item"] * 4
+    assert run.work.remaining() == 2.0
     assert queued_ids(aws) == ["r-0", "r-1", "r-2", "r-3"]
     # And the rest is named for the retry, which sends it
     assert raised.value.unsent == ["r-4", "r-5", "r-6", "r-7"]
     assert "4 were not claimed before the deadline" in str(raised.value)
-    forwarder.forward([failed(f"r-{n}") for n in range(8)], Deadline.after(60.0, clock=lambda: dynamodb.now))
+    forwarder(aws, dynamodb=dynamodb, workers=1).forward([failed(f"r-{n}") for n in range(8)], budget(60.0, clock))
     assert queued_ids(aws) == [f"r-{n}" for n in range(8)]
 
 
-def test_nothing_is_sent_or_marked_with_less_than_a_second_left(aws: AwsResources) -> None:
-    # Given a run whose deadline passes while it claims (each ledger call takes a second)
-    dynamodb = SlowDynamoDb()
-    deadline = Deadline.after(1.5, clock=lambda: dynamodb.now)
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    forwarder = FailedRestoreForwarder(publisher, Ledger(dynamodb, aws.table_name), claim_reserve=0.0)
+def test_nothing_is_sent_marked_or_released_with_less_than_a_second_left(aws: AwsResources) -> None:
+    # Given 5 s of work left, and a ledger so slow that the one claim takes all of it
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 5.0, clock)
+    run = budget(6.0, clock)
     with pytest.raises(ForwardingError) as raised:
-        forwarder.forward([failed("r-0")], deadline)
-    # Then the one claim was given back, nothing was sent, and no mark was tried past the deadline
-    assert dynamodb.calls == ["put_item", "delete_item"]
+        forwarder(aws, dynamodb=dynamodb).forward([failed("r-0")], run)
+    # Then nothing was sent, and no release was tried past the deadline: the claim is left to lapse with its lease
+    assert dynamodb.calls == ["put_item"]
     assert raised.value.unsent == ["r-0"]
     assert queued_ids(aws) == []
+    assert run.work.remaining() >= 0
+
+
+def test_with_too_little_time_for_a_claim_and_its_mark_nothing_is_claimed(aws: AwsResources) -> None:
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 0.0, clock)
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(aws, dynamodb=dynamodb).forward([failed("r-0")], budget(2.5, clock))
+    assert dynamodb.calls == []
+    assert raised.value.unsent == ["r-0"]
+    assert "1 were not claimed before the deadline" in str(raised.value)
+
+
+def test_ten_thousand_failed_restores_with_60_seconds_left_end_before_the_deadline(aws: AwsResources) -> None:
+    # Given 10,000 failed restores (ten pages of 1,000), 60 s left, DynamoDB calls of 50 ms and SQS calls of 100 ms
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 0.05, clock)
+    sqs = Clocked(boto3.client("sqs"), 0.1, clock)
+    restores = [failed(f"r-{n:05}") for n in range(10_000)]
+    run = budget(60.0, clock)
+    # When they are forwarded
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(aws, sqs, dynamodb=dynamodb).forward(restores, run)
+    # Then the run ended before the deadline, having queued some of them
+    assert run.work.remaining() >= 0
+    queued = raised.value.queued
+    assert queued > 0
+    # And every restore is either queued and marked, or unclaimed and named for the retry: none is left sending
+    states = ledger_states(aws)
+    assert Counter(states.values()) == {"forwarded": queued}
+    assert queue_length(aws) == queued
+    assert sorted(raised.value.unsent) == sorted({restore.restore_id for restore in restores} - set(states))
+    assert (raised.value.in_flight, raised.value.unconfirmed) == ([], [])
+
+
+def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
+    class BrokenDynamoDb:
+        def __getattr__(self, name: str) -> Any:
+            def fail(**_: Any) -> None:
+                raise boto3.client("dynamodb").exceptions.ClientError(
+                    {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, name
+                )
+
+            return fail
+
+    with pytest.raises(LedgerUnavailableError, match="ServiceUnavailable") as raised:
+        forwarder(aws, dynamodb=BrokenDynamoDb()).forward([failed("r-1")], budget())
+    assert raised.value.unsent == ["r-1"]
+    assert aws.messages() == []
+
+
+class ClaimsFailAfter:
+    """The real (moto) DynamoDB client, whose PutItem (the claim) fails once ``claims`` have been taken."""
+
+    def __init__(self, claims: int) -> None:
+        self.real: Any = boto3.client("dynamodb")
+        self.claims = claims
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_item(self, **request: Any) -> Any:
+        with self.lock:
+            self.claims -= 1
+            fail = self.claims < 0
+        if fail:
+            raise self.real.exceptions.ClientError(
+                {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutItem"
+            )
+        return self.real.put_item(**request)
+
+
+def test_claims_taken_before_the_ledger_failed_are_given_back(aws: AwsResources) -> None:
+    # Given a ledger that fails part-way through claiming 25 restores, after 12 claims were taken
+    restores = [failed(f"r-{n:02}") for n in range(25)]
+    with pytest.raises(LedgerUnavailableError) as raised:
+        forwarder(aws, dynamodb=ClaimsFailAfter(12)).forward(restores, budget())
+    # Then nothing was sent, all 25 are named for the retry, and the 12 claims were given back
+    assert aws.messages() == []
+    assert sorted(raised.value.unsent) == [restore.restore_id for restore in restores]
+    assert ledger_items(aws) == []
+    # And the retry sends all 25 at once, rather than failing on claims left in flight
+    assert forwarder(aws).forward(restores, budget()).queued == 25
 
 
 def test_without_a_ledger_everything_is_sent(aws: AwsResources) -> None:
-    forwarder(aws, ledger=False).forward([failed("r-1")])
-    assert forwarder(aws, ledger=False).forward([failed("r-1")]).queued == 1
+    forwarder(aws, ledger=False).forward([failed("r-1")], budget())
+    assert forwarder(aws, ledger=False).forward([failed("r-1")], budget()).queued == 1
     assert queued_ids(aws) == ["r-1", "r-1"]
+
+
+def fifo_messages(queue_url: str) -> list[dict[str, Any]]:
+    answer = boto3.client("sqs").receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    )
+    return [dict(message) for message in answer["Messages"]]
+
+
+def fifo_forwarder(queue_url: str) -> FailedRestoreForwarder:
+    return FailedRestoreForwarder(QueuePublisher(boto3.client("sqs"), queue_url), None)
 
 
 def test_fifo_queues_get_group_and_deduplication_ids(aws: AwsResources) -> None:
     # Given a FIFO queue and no ledger
     fifo = AwsResources.create(fifo=True)
-    publisher = QueuePublisher(boto3.client("sqs"), fifo.queue_url)
     # When the same failed restore is sent twice, and the same restore ID comes from another instance
-    FailedRestoreForwarder(publisher, None).forward([failed("r-1"), failed("r-2")])
-    FailedRestoreForwarder(publisher, None).forward([failed("r-1"), failed("r-1", instance_id="inst-2")])
+    fifo_forwarder(fifo.queue_url).forward([failed("r-1"), failed("r-2")], budget())
+    fifo_forwarder(fifo.queue_url).forward([failed("r-1"), failed("r-1", instance_id="inst-2")], budget())
     # Then FIFO deduplication keeps one of the repeated restore, grouped by instance, and the other instance's too
-    messages = boto3.client("sqs").receive_message(
-        QueueUrl=fifo.queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-    )["Messages"]
+    messages = fifo_messages(fifo.queue_url)
     bodies = sorted((json.loads(m["Body"])["instance_id"], json.loads(m["Body"])["restore_id"]) for m in messages)
     assert bodies == [("inst-1", "r-1"), ("inst-1", "r-2"), ("inst-2", "r-1")]
     assert {message["Attributes"]["MessageGroupId"] for message in messages} == {"inst-1", "inst-2"}
     assert len({message["Attributes"]["MessageDeduplicationId"] for message in messages}) == 3
 
 
-class BrokenDynamoDb:
-    def __getattr__(self, name: str) -> Any:
-        def fail(**_: Any) -> None:
-            raise boto3.client("dynamodb").exceptions.ClientError(
-                {"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, name
-            )
-
-        return fail
-
-
-def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
-    publisher = QueuePublisher(boto3.client("sqs"), aws.queue_url)
-    with pytest.raises(LedgerUnavailableError, match="ServiceUnavailable"):
-        FailedRestoreForwarder(publisher, Ledger(BrokenDynamoDb(), aws.table_name)).forward([failed("r-1")])
-    assert aws.messages() == []
+def test_the_same_instance_and_restore_id_in_another_project_is_not_deduplicated(aws: AwsResources) -> None:
+    # Given a FIFO queue, and one instance ID and restore ID seen in two projects
+    fifo = AwsResources.create(fifo=True)
+    # When both are sent
+    fifo_forwarder(fifo.queue_url).forward([failed("r-1", project_id="proj-a")], budget())
+    fifo_forwarder(fifo.queue_url).forward([failed("r-1", project_id="proj-b")], budget())
+    # Then both are in the queue, under deduplication IDs of their own
+    messages = fifo_messages(fifo.queue_url)
+    assert sorted(json.loads(message["Body"])["project_id"] for message in messages) == ["proj-a", "proj-b"]
+    assert len({message["Attributes"]["MessageDeduplicationId"] for message in messages}) == 2
 
 
 def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
-    # Given a run that claimed r-1 and died before sending (its lease is 5 minutes)
+    # Given a run that claimed r-1 for 130 s and died before sending
     now = [1_000_000.0]
     ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    assert ledger.claim(failed("r-1")) is Claim.TAKEN
-    assert ledger.claim(failed("r-1")) is Claim.IN_FLIGHT
+    lease = timedelta(seconds=130)
+    assert ledger.claim(failed("r-1"), lease) is Claim.TAKEN
+    assert ledger.claim(failed("r-1"), lease) is Claim.IN_FLIGHT
     # When the lease has run out
-    now[0] += 6 * 60
+    now[0] += 131
     # Then another run may claim and send it
-    assert ledger.claim(failed("r-1")) is Claim.TAKEN
+    assert ledger.claim(failed("r-1"), lease) is Claim.TAKEN
 
 
 def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
     now = [1_000_000.0]
     ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    assert ledger.claim(failed("r-1")) is Claim.TAKEN
+    assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
     ledger.confirm(failed("r-1"))
     now[0] += 24 * 3600
-    assert ledger.claim(failed("r-1")) is Claim.FORWARDED
+    assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.FORWARDED
     item = boto3.client("dynamodb").get_item(TableName=aws.table_name, Key={"pk": {"S": "proj#inst-1#r-1"}})["Item"]
     assert item["state"]["S"] == "forwarded"
     assert int(item["expires_at"]["N"]) > now[0] + 80 * 24 * 3600  # TTL: 90 days after forwarding
 
 
+def test_a_forwarded_restore_is_not_sent_again_by_a_retry_long_after(aws: AwsResources) -> None:
+    # Given a restore forwarded by one run
+    now = [1_000_000.0]
+    assert forwarder(aws, clock=lambda: now[0]).forward([failed("r-1")], budget()).queued == 1
+    # When a retry comes a day later, when every lease has long run out
+    now[0] += 24 * 3600
+    retry = forwarder(aws, clock=lambda: now[0]).forward([failed("r-1")], budget())
+    # Then it counts the restore as forwarded, and the queue holds it once
+    assert (retry.queued, retry.already_forwarded) == (0, 1)
+    assert queued_ids(aws) == ["r-1"]
+    assert ledger_states(aws) == {"r-1": "forwarded"}
+
+
 def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsResources) -> None:
     sqs = FlakySqs()
-    outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)])
+    outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)], budget())
     assert outcome.queued == 1000
     assert sqs.calls == [10] * 100

@@ -1,0 +1,119 @@
+"""The ledger: which failed restores were forwarded, in a DynamoDB table keyed by ``pk``.
+
+One item per restore: ``sending`` while an invocation holds a claim on it (until ``lease_until``),
+``forwarded`` once SQS acknowledged it (kept ``ttl`` long). Imported only when the forwarder is
+built: it needs botocore.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .failed_restore import FailedRestore
+from .outcome import Claim, LedgerUnavailableError, aws_error_code, describe
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = logging.getLogger(__name__)
+
+# A claim may be taken when there is no item, or when another claim's lease has run out.
+_CLAIMABLE = "attribute_not_exists(pk) OR (#state = :sending AND lease_until < :now)"
+
+
+class Ledger:
+    """Claim, confirm and release failed restores; every call is one DynamoDB request (botocore retries it)."""
+
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        table: str,
+        *,
+        ttl: timedelta = timedelta(days=90),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+        self._ttl = int(ttl.total_seconds())
+        self._clock = clock
+        self._owner = uuid.uuid4().hex  # this container's claims: a release gives back only its own
+
+    def claim(self, restore: FailedRestore, lease: timedelta) -> Claim:
+        """Take the right to send ``restore`` for ``lease``, unless it was forwarded or another claim is live.
+
+        A refused claim returns the item as it is (``ALL_OLD``): no second read is needed to tell
+        a forwarded restore from one in flight.
+        """
+        now = int(self._clock())
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": restore.key},
+                    "state": {"S": "sending"},
+                    "claimed_by": {"S": self._owner},
+                    "lease_until": {"N": str(now + max(1, round(lease.total_seconds())))},
+                    "expires_at": {"N": str(now + self._ttl)},
+                },
+                ConditionExpression=_CLAIMABLE,
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":sending": {"S": "sending"}, ":now": {"N": str(now)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
+            held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item", {})  # there with ALL_OLD
+            return Claim.FORWARDED if held.get("state", {}).get("S") == "forwarded" else Claim.IN_FLIGHT
+        except BotoCoreError as error:  # timed out, or the endpoint could not be reached
+            raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
+        return Claim.TAKEN
+
+    def confirm(self, restore: FailedRestore) -> None:
+        """Mark ``restore`` forwarded, for ``ttl``: no later claim takes it again."""
+        now = int(self._clock())
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": restore.key}},
+                UpdateExpression="SET #state = :forwarded, forwarded_at = :now, expires_at = :expires",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":forwarded": {"S": "forwarded"},
+                    ":now": {"N": str(now)},
+                    ":expires": {"N": str(now + self._ttl)},
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            # Sent but not marked: once the lease runs out a later run sends it again (at least once).
+            raise LedgerUnavailableError(f"the ledger could not be marked: {describe(error)}") from error
+
+    def release(self, restore: FailedRestore) -> bool:
+        """Give back this container's claim on an unsent restore, so the retry can claim it at once.
+
+        ``False`` if it could not be given back: the lease then runs out on its own, and nothing is lost.
+        """
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": restore.key}},
+                ConditionExpression="#state = :sending AND claimed_by = :owner",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":sending": {"S": "sending"}, ":owner": {"S": self._owner}},
+            )
+        except ClientError as error:
+            if aws_error_code(error) == "ConditionalCheckFailedException":
+                return True  # not ours any more (the lease ran out and another run took it): nothing to give back
+            logger.warning("could not release a ledger claim", extra={"restore_id": restore.restore_id})
+            return False
+        except BotoCoreError:
+            logger.warning("could not release a ledger claim", extra={"restore_id": restore.restore_id})
+            return False
+        return True

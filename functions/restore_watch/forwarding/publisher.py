@@ -1,0 +1,116 @@
+"""The SQS publisher: ``SendMessageBatch`` in batches of at most 10 entries and 1 MiB, failed entries resent.
+
+Imported only when the forwarder is built: it needs botocore.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dcs_restores import Deadline
+
+from ..budget import Timing
+from .failed_restore import FailedRestore
+from .outcome import describe
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH_ENTRIES = 10
+MAX_BATCH_BYTES = 1024 * 1024  # SendMessageBatch: 1 MiB for the whole batch
+_Batch = list[tuple["SendMessageBatchRequestEntryTypeDef", FailedRestore]]
+
+
+class QueuePublisher:
+    """Sends failed restores to one queue; a FIFO queue gets group and deduplication IDs, in order."""
+
+    def __init__(self, sqs: SQSClient, queue_url: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._fifo = queue_url.endswith(".fifo")
+        self._sleep = sleep
+
+    def send(
+        self, restores: Sequence[FailedRestore], deadline: Deadline, timing: Timing, pool: Executor | None = None
+    ) -> tuple[list[FailedRestore], list[FailedRestore]]:
+        """Send all that ``deadline`` leaves time for; return (acknowledged, unsent).
+
+        Batches go out at once on ``pool`` for a standard queue, one after another for a FIFO queue
+        (whose order within an instance's group is kept).
+        """
+        batches = list(_batches(restores, self._entry))
+        if pool is None or self._fifo:
+            results = [self._send_batch(batch, deadline, timing) for batch in batches]
+        else:
+            results = list(pool.map(lambda batch: self._send_batch(batch, deadline, timing), batches))
+        sent = [restore for acknowledged, _ in results for restore in acknowledged]
+        unsent = [restore for _, failed in results for restore in failed]
+        return sent, unsent
+
+    def _entry(self, index: int, restore: FailedRestore) -> SendMessageBatchRequestEntryTypeDef:
+        entry: SendMessageBatchRequestEntryTypeDef = {
+            "Id": str(index),
+            "MessageBody": restore.message_body(),
+            "MessageAttributes": restore.attributes(),  # type: ignore[typeddict-item]  # DataType is a plain str
+        }
+        if self._fifo:
+            entry["MessageGroupId"] = restore.message_group_id
+            entry["MessageDeduplicationId"] = restore.deduplication_id
+        return entry
+
+    def _send_batch(
+        self, batch: _Batch, deadline: Deadline, timing: Timing
+    ) -> tuple[list[FailedRestore], list[FailedRestore]]:
+        pending = {entry["Id"]: (entry, restore) for entry, restore in batch}
+        acknowledged: list[FailedRestore] = []
+        for attempt in range(timing.send_attempts):
+            if attempt:
+                pause = random.uniform(0, timing.retry_base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto  # nosec B311
+                if pause >= deadline.remaining() - timing.min_aws_call:
+                    break
+                self._sleep(pause)
+            if deadline.remaining() < timing.min_aws_call:
+                break
+            try:
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self._queue_url, Entries=[entry for entry, _ in pending.values()]
+                )
+            except (ClientError, BotoCoreError) as error:  # throttled or unreachable: the whole batch is retried
+                logger.warning("SendMessageBatch failed", extra={"code": describe(error), "attempt": attempt + 1})
+                continue
+            for done in answer.get("Successful", []):
+                acknowledged.append(pending.pop(done["Id"])[1])
+            failed = answer.get("Failed", [])
+            if failed:
+                logger.warning("SQS refused entries", extra={"codes": sorted({f.get("Code", "") for f in failed})})
+            if not pending:
+                break
+        return acknowledged, [restore for _, restore in pending.values()]
+
+
+def _batches(
+    restores: Iterable[FailedRestore], entry_for: Callable[[int, FailedRestore], SendMessageBatchRequestEntryTypeDef]
+) -> Iterator[_Batch]:
+    batch: _Batch = []
+    size = 0
+    for index, restore in enumerate(restores):
+        entry = entry_for(index, restore)
+        entry_size = len(json.dumps(entry).encode())
+        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + entry_size > MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((entry, restore))
+        size += entry_size
+    if batch:
+        yield batch
