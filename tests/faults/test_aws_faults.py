@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from restore_watch.budget import Budget, Timing
 from restore_watch.errors import ConfigurationError, SecretUnavailableError
 from restore_watch.forwarding import FailedRestore, ForwardingError, LedgerUnavailableError, build_forwarder
 
-from ..support import free_port, fresh_container, load_event, use_moto_credentials
+from ..support import free_port, fresh_container, function_logs, load_event, use_moto_credentials
 from .conftest import FAILED, Aws, failed_ids
 
 EVENT = {"instance_id": DEFAULT_INSTANCE_ID, "begin_time": "20240101000000", "end_time": "20240131000000"}
@@ -191,18 +191,17 @@ def test_a_call_to_an_endpoint_that_never_answers_makes_the_attempts_timing_allo
     assert timing.aws_max_attempts * timing.aws_read_timeout <= spent <= timing.aws_call_worst()
 
 
-def logged_text(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> str:
-    output = capsys.readouterr()
-    return output.out + output.err + "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-
-
 @pytest.fixture
-def verbose_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """Our loggers at DEBUG (botocore's stay at INFO: its DEBUG wire dumps are not ours to police)."""
-    caplog.set_level(logging.INFO)
-    for name in ("dcs_restores", "restore_watch"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
+def logged(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """Everything the function wrote: its JSON log lines (ours at DEBUG; botocore's stay at INFO, its
+    DEBUG wire dumps are not ours to police) and anything else on stdout and stderr."""
+    with function_logs(logging.DEBUG) as lines:
+
+        def text() -> str:
+            output = capsys.readouterr()
+            return output.out + output.err + json.dumps(lines())
+
+        yield text
 
 
 def assert_failure_logged_without_credentials(logged: str, error: str) -> None:
@@ -214,7 +213,7 @@ def assert_failure_logged_without_credentials(logged: str, error: str) -> None:
 
 @pytest.mark.usefixtures("function_env")
 def test_secrets_manager_down_is_a_retryable_error_that_logs_no_credentials(
-    aws: Aws, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    aws: Aws, logged: Callable[[], str]
 ) -> None:
     # Given GetSecretValue failing (503) through botocore's retries
     aws.faults.down.add("GetSecretValue")
@@ -222,7 +221,7 @@ def test_secrets_manager_down_is_a_retryable_error_that_logs_no_credentials(
     with pytest.raises(SecretUnavailableError, match="ServiceUnavailable") as raised:
         run()
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
-    assert_failure_logged_without_credentials(logged_text(capsys, verbose_logs), "SecretUnavailableError")
+    assert_failure_logged_without_credentials(logged(), "SecretUnavailableError")
     # And over HTTP it is a 503, not a 500
     fresh_container()
     answer = lambda_handler(load_event("http-get-window.json"), LocalContext())
@@ -232,13 +231,13 @@ def test_secrets_manager_down_is_a_retryable_error_that_logs_no_credentials(
 
 @pytest.mark.usefixtures("function_env")
 def test_secrets_manager_unreachable_is_a_retryable_error_that_logs_no_credentials(
-    monkeypatch: pytest.MonkeyPatch, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, logged: Callable[[], str]
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     with pytest.raises(SecretUnavailableError, match="could not be read now") as raised:
         run()
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
-    assert_failure_logged_without_credentials(logged_text(capsys, verbose_logs), "SecretUnavailableError")
+    assert_failure_logged_without_credentials(logged(), "SecretUnavailableError")
 
 
 @pytest.mark.usefixtures("function_env")
@@ -270,13 +269,13 @@ def test_a_throttled_secret_read_is_retried(aws: Aws) -> None:
 )
 @pytest.mark.usefixtures("function_env")
 def test_a_malformed_secret_is_a_configuration_error_that_logs_no_part_of_it(
-    aws: Aws, secret: str, verbose_logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    aws: Aws, secret: str, logged: Callable[[], str]
 ) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString=secret)
     with pytest.raises(ConfigurationError) as raised:
         run()
     assert type(raised.value) is ConfigurationError  # the secret was read: nothing to retry
     assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
-    logged = logged_text(capsys, verbose_logs) + str(raised.value) + repr(raised.value)
-    assert_failure_logged_without_credentials(logged, "ConfigurationError")
-    assert secret not in logged
+    text = logged() + str(raised.value) + repr(raised.value)
+    assert_failure_logged_without_credentials(text, "ConfigurationError")
+    assert secret not in text
