@@ -24,9 +24,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-security: $(STAMP) ## bandit over the shipped code and the dev kit; pip-audit over the pinned dependencies
-	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit
-	$(BIN)/python -m devkit.audit
+security: $(STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
+	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit ci
+	$(BIN)/python -m ci.audit
 
 unit: $(STAMP)
 	$(BIN)/pytest
