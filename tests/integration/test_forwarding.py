@@ -368,6 +368,7 @@ def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
     assert int(item["expires_at"]["N"]) > now[0] + 80 * 24 * 3600  # TTL: 90 days after forwarding
 
 
+@pytest.mark.long
 def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsResources) -> None:
     sqs = FlakySqs()
     outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)])
