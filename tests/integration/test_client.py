@@ -4,6 +4,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -394,14 +395,18 @@ def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> Non
 
 
 def test_one_failing_page_stops_the_others_retrying(emulator: Emulator, make_client: MakeClient) -> None:
-    # Given two pages read at once after the first: one refused outright, the other told to come back in 30 s
-    emulator.script(Scripted(), Scripted(status=400), Scripted(status=503, retry_after="30"))
+    # Given two pages read at once after the first: one told to come back in 30 s, the other refused outright.
+    # The page asked first gets the 503, so the refusal (which stops the window) always comes second:
+    # both pages have been asked for, whichever thread runs first.
+    emulator.script(Scripted(), Scripted(status=503, retry_after="30"), Scripted(status=400))
     client = make_client(page_size=10, max_workers=2, sleep=None)  # real waiting, on the window's event
     # When the window is read, Then the refusal is what is raised...
+    started = time.monotonic()
     with pytest.raises(DcsBadRequestError):
         client.list_restores(window_query())
     # ...the page waiting out its Retry-After gave up at once instead of asking again, and no page started after
     assert len(emulator.restore_requests()) == 3
+    assert time.monotonic() - started < 15  # woken by the refusal, not at the end of its 30 s
 
 
 def test_a_body_still_arriving_at_the_deadline_is_abandoned(make_client: MakeClient) -> None:
