@@ -24,12 +24,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-security: $(STAMP) ## bandit over the shipped code and the dev kit; pip-audit over the pinned dependencies
-	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit
-	$(BIN)/python -m devkit.audit
+security: $(STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
+	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit ci
+	$(BIN)/python -m ci.audit
+
+# Test files run in parallel, each file on one worker (module fixtures run once). More workers than
+# cores: much of the suite waits on loopback peers and real backoff, not on the CPU.
+PYTEST_WORKERS ?= 4
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 run: $(STAMP) ## the main job once, on the embedded default (no cloud account needed)
 	$(BIN)/dcs-restore-watch invoke events/schedule-scheduler.json

@@ -27,7 +27,9 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from dcs_restores.signing import DATE_FORMAT, Authorization, canonical_query, canonical_request, signature
+from dcs_restores.signing import DATE_FORMAT, canonical_query, canonical_request, signature
+
+from .verify import Authorization
 
 DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
 DEFAULT_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
@@ -184,6 +186,8 @@ class Emulator:
             return "X-Sdk-Date is missing or malformed"
         if abs(self.clock() - signed_at) > MAX_CLOCK_SKEW:
             return "X-Sdk-Date is more than 15 minutes off"
+        if "x-security-token" in headers and "x-security-token" not in auth.signed_headers:
+            return "X-Security-Token was sent but not signed"
         if self.security_token and headers.get("x-security-token") != self.security_token:
             return "missing or wrong X-Security-Token"
         pairs = parse_qsl(query, keep_blank_values=True)

@@ -60,3 +60,8 @@ def function_env(monkeypatch: pytest.MonkeyPatch, emulator: Emulator, aws: AwsRe
         monkeypatch, emulator.url, aws.queue_url, aws.table_name, aws.secret_name, MAX_WINDOW_DAYS="31"
     )
     fresh_container()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first: in a parallel run (``make test``) the workers then finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

@@ -14,6 +14,7 @@ from .errors import ConfigurationError
 from .shaping import DEFAULT_MAX_RESPONSE_BYTES, ResponseBytes
 
 DEFAULT_LOOKBACK = timedelta(hours=6)  # a schedule's window: the longest restore plus the schedule's rate
+MAX_LOOKBACK = timedelta(days=366)  # MAX_WINDOW_DAYS may not allow as much; past it, dates overflow
 
 
 class Settings(BaseModel):
@@ -32,7 +33,7 @@ class Settings(BaseModel):
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
-    schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0))] = DEFAULT_LOOKBACK
+    schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] = DEFAULT_LOOKBACK
 
     @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")
     @classmethod

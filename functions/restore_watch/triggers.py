@@ -17,7 +17,7 @@ from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
 
 from .errors import UnknownEventError
 from .payload import RecordSelection
-from .settings import Settings
+from .settings import MAX_LOOKBACK, Settings
 from .shaping import LAMBDA_RESPONSE_LIMIT, ResponseBytes, ResponseLimit
 
 MAX_INSTANCES_PER_EVENT = 50
@@ -56,7 +56,7 @@ class SchedulerInput(_Event):
     instance_id: SafeId | None = None
     instance_ids: Annotated[list[SafeId], Field(min_length=1, max_length=MAX_INSTANCES_PER_EVENT)] | None = None
     project_id: SafeId | None = None
-    lookback: Annotated[timedelta, Field(gt=timedelta(0))] | None = None  # default: SCHEDULE_LOOKBACK
+    lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] | None = None  # default: SCHEDULE_LOOKBACK
     scheduled_time: AwareDatetime
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ def get(
     path: str = PATH,
     sk: str = DEFAULT_SK,
     project_id: str = DEFAULT_PROJECT_ID,
-    now: datetime | None = None,
+    skew: timedelta = timedelta(0),
 ) -> requests.Response:
     query = canonical_query(params)
     host = url.removeprefix("http://")
@@ -45,7 +45,7 @@ def get(
         path,
         query,
         {"X-Project-Id": project_id},
-        now=now or datetime.now(UTC),
+        now=datetime.now(UTC) + skew,  # read when the request is sent, not when the test was collected
     )
     return requests.get(f"{url}{path}?{query}", headers=headers, timeout=5)
 
@@ -124,6 +124,41 @@ def test_a_tampered_query_breaks_the_signature(url: str) -> None:
     headers["X-Project-Id"] = DEFAULT_PROJECT_ID
     response = requests.get(f"{url}{PATH}?limit=6", headers=headers, timeout=5)
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("required", [None, "STS-TOKEN"], ids=["no token required", "this token required"])
+def test_a_security_token_sent_but_not_signed_gets_401(required: str | None) -> None:
+    # Given an emulator that requires no token, or exactly this one
+    with Emulator(generate_records(3), security_token=required) as url:
+        query = canonical_query([])
+        signed_with_token = sign(
+            Credentials(DEFAULT_AK, DEFAULT_SK, "STS-TOKEN"),
+            "GET",
+            url[7:],
+            PATH,
+            query,
+            {"X-Project-Id": DEFAULT_PROJECT_ID},
+            now=datetime.now(UTC),
+        )
+        assert "x-security-token" in signed_with_token["Authorization"]
+        assert requests.get(f"{url}{PATH}", headers=signed_with_token, timeout=5).status_code == 200
+        # When the same token rides along on a request signed without it (the signature itself is good)
+        unsigned_token = sign(
+            Credentials(DEFAULT_AK, DEFAULT_SK),
+            "GET",
+            url[7:],
+            PATH,
+            query,
+            {"X-Project-Id": DEFAULT_PROJECT_ID},
+            now=datetime.now(UTC),
+        )
+        assert "x-security-token" not in unsigned_token["Authorization"]
+        unsigned_token["X-Security-Token"] = "STS-TOKEN"
+        response = requests.get(f"{url}{PATH}", headers=unsigned_token, timeout=5)
+    # Then it is refused like any other signature failure
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "APIGW.0301"
+    assert "X-Security-Token was sent but not signed" in response.json()["error_msg"]
 
 
 def test_another_project_is_refused(url: str) -> None:

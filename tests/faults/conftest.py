@@ -1,6 +1,6 @@
 """The stage for fault tests: a DCS emulator with a multi-page window, and moto's server with faults.
 
-AWS is moto's server on loopback (``devkit.aws_faults``), reached over real HTTP by the
+AWS is moto's server on loopback (``tests.faults.aws_faults``), reached over real HTTP by the
 function's own boto3 clients, so botocore's retries and the forwarder's meet faults exactly as
 AWS would send them.
 """
@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from devkit.aws_faults import AwsFaults, faulty_moto_server
 from devkit.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
 from devkit.local import create_ledger_table, receive_all
 from devkit.seed import generate_records
 
 from ..support import fresh_container, use_function_environment, use_moto_credentials
+from .aws_faults import AwsFaults, faulty_moto_server
 
 RECORDS = 2500  # three pages of 1,000
 FAILED_EVERY = 100  # 25 failed restores: three batches, and few enough for moto's O(n) SQS

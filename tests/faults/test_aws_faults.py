@@ -1,6 +1,6 @@
 """SQS, DynamoDB and Secrets Manager failing under whole invocations, over moto's server.
 
-The function's own boto3 clients meet the faults over HTTP (``devkit.aws_faults``): botocore's
+The function's own boto3 clients meet the faults over HTTP (``tests.faults.aws_faults``): botocore's
 retries, the publisher's resends of ``Failed`` entries and the ledger's claim/confirm all run
 as they would in AWS. Invariant as for DCS faults: a run either forwards every failed restore of
 its window once, or fails with a named error and leaves nothing doubled; the retry completes it.

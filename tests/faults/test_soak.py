@@ -106,6 +106,7 @@ def settle(events: list[dict[str, Any]], before_each: Callable[[], None], outcom
             raise AssertionError(f"{event} still failing after {MAX_ATTEMPTS} attempts: {outcomes[-MAX_ATTEMPTS:]}")
 
 
+@pytest.mark.long
 def test_soak_sequential_then_concurrent_forwards_each_failed_restore_once(
     function_env: dict[str, str], dcs: Emulator, aws: Aws, records: list[dict[str, Any]]
 ) -> None:
@@ -142,6 +143,7 @@ def test_soak_sequential_then_concurrent_forwards_each_failed_restore_once(
     print(f"soak: {len(outcomes)} invocations {Counter(outcomes)}; AWS faults injected {dict(aws.faults.injected)}")
 
 
+@pytest.mark.long
 @pytest.mark.usefixtures("function_env")
 def test_two_concurrent_invocations_over_the_same_window_forward_each_restore_once(
     aws: Aws, records: list[dict[str, Any]]

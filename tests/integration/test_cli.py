@@ -35,6 +35,7 @@ def invoked() -> dict[str, subprocess.CompletedProcess[str]]:
         return dict(zip(names, done, strict=True))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", sorted(EXPECTED_EXIT))
 def test_invoke_runs_every_event_file(name: str, invoked: dict[str, subprocess.CompletedProcess[str]]) -> None:
     done = invoked[name]
@@ -129,6 +130,7 @@ def test_serve_reports_a_port_in_use() -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.long
 def test_the_readme_quick_start_works_as_written() -> None:
     # Given the commands the README's quick start shows
     readme = (ROOT / "README.md").read_text()

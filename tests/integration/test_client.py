@@ -4,6 +4,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -160,6 +161,21 @@ def test_429_then_success_waits_at_least_retry_after(
     assert len(sleep.calls) == 2
 
 
+def test_429_on_a_later_page_of_a_window_is_retried_and_the_window_completes(
+    emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
+) -> None:
+    # Given a first page served, then one 429 without Retry-After for the next page asked for
+    emulator.script(Scripted(), Scripted(status=429))
+    client = make_client(page_size=10, max_workers=1)
+    # When the whole window is read in pages of 10
+    result = client.list_restores(window_query())
+    # Then the throttled page was asked for again after one backoff, and every record arrived once
+    assert [record.restore_id for record in result.records] == restore_ids(newest_first(generate_records(35)))
+    offsets = [request.query.rsplit("&", 1)[1] for request in emulator.restore_requests()]
+    assert offsets == ["offset=0", "offset=10", "offset=10", "offset=20", "offset=30"]
+    assert len(sleep.calls) == 1
+
+
 def test_5xx_until_retries_run_out_is_unavailable(
     emulator: Emulator, make_client: MakeClient, sleep: RecordingSleep
 ) -> None:
@@ -242,8 +258,27 @@ def test_new_restores_mid_read_shift_pages_without_duplicates_or_losses(
 
 
 def test_a_total_that_grows_between_pages_is_followed(emulator: Emulator, make_client: MakeClient) -> None:
+    # Given 12 restores that DCS starts listing after the first page was served, at the window's far end
+    # (created in December 2023, before every seeded record), so the total grows from 35 to 47
+    arrivals = generate_records(12, seed=42, start=datetime(2023, 12, 1, tzinfo=UTC))
+    emulator.faults.arrivals = arrivals
+    # When a window that holds them all is read in pages of 10
+    result = make_client(page_size=10).list_restores(window_query(begin_time="20231101000000"))
+    # Then the grown total is followed to its last page, and the new restores are read with the others, once each
+    assert result.total == 47
+    assert any("offset=40" in request.query for request in emulator.restore_requests())
+    assert [record.restore_id for record in result.records] == restore_ids(
+        newest_first([*generate_records(35), *arrivals])
+    )
+
+
+def test_a_total_num_that_grows_between_pages_is_asked_for_to_its_end(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given a DCS whose total_num grows by 12 after the first page, with no records behind it yet
     emulator.faults.total_num_delta = 12
     result = make_client(page_size=10).list_restores(window_query())
+    # Then the pages up to the grown total are asked for, and what is there is read
     assert len(result.records) == 35
     assert result.total == 47
     assert any("offset=40" in request.query for request in emulator.restore_requests())
@@ -264,6 +299,48 @@ def test_no_request_starts_without_time_to_finish(emulator: Emulator, make_clien
     with pytest.raises(DcsTimeoutError, match="no time"):
         make_client(min_request_time=1.0).list_restores(window_query(), Deadline.after(0.5))
     assert emulator.restore_requests() == []
+
+
+def test_pages_after_the_first_do_not_start_once_the_time_left_is_under_min_request_time(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given a deadline on a clock of the test's own, 5 s away, that moves 4.8 s while the first page is signed
+    now = [1000.0]
+    deadline = Deadline.after(5.0, clock=lambda: now[0])
+
+    def signing_time() -> datetime:
+        now[0] += 4.8 if now[0] == 1000.0 else 0.0
+        return datetime.now(UTC)
+
+    client = make_client(page_size=10, min_request_time=0.5, now=signing_time)
+    # When the window is read (four pages: the first one alone, then three at once)
+    with pytest.raises(DcsTimeoutError, match="no time"):
+        client.list_restores(window_query(), deadline)
+    # Then only the first page went out: 0.2 s left is less than a request's 0.5 s
+    assert [request.query.rsplit("&", 1)[1] for request in emulator.restore_requests()] == ["offset=0"]
+
+
+def test_a_retry_does_not_start_once_the_backoff_left_less_than_min_request_time(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given a 503, 3 s on a clock of the test's own, and a backoff that took 2.8 s of it (a host that overslept)
+    now = [1000.0]
+    deadline = Deadline.after(3.0, clock=lambda: now[0])
+    naps: list[float] = []
+
+    def oversleep(seconds: float) -> None:
+        naps.append(seconds)
+        now[0] += 2.8
+
+    emulator.script(Scripted(status=503))
+    client = make_client(min_request_time=0.5, sleep=oversleep, retry=RetryPolicy(base_delay=0.01, max_delay=0.05))
+    # When one page is read
+    with pytest.raises(DcsUnavailableError) as raised:
+        client.list_restores(window_query(limit=10), deadline)
+    # Then after the one backoff the retry never went out: 0.2 s left is less than a request's 0.5 s
+    assert raised.value.status == 503
+    assert len(naps) == 1
+    assert len(emulator.restore_requests()) == 1
 
 
 def test_retry_after_beyond_the_deadline_fails_now(
@@ -318,14 +395,18 @@ def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> Non
 
 
 def test_one_failing_page_stops_the_others_retrying(emulator: Emulator, make_client: MakeClient) -> None:
-    # Given two pages read at once after the first: one refused outright, the other told to come back in 30 s
-    emulator.script(Scripted(), Scripted(status=400), Scripted(status=503, retry_after="30"))
+    # Given two pages read at once after the first: one told to come back in 30 s, the other refused outright.
+    # The page asked first gets the 503, so the refusal (which stops the window) always comes second:
+    # both pages have been asked for, whichever thread runs first.
+    emulator.script(Scripted(), Scripted(status=503, retry_after="30"), Scripted(status=400))
     client = make_client(page_size=10, max_workers=2, sleep=None)  # real waiting, on the window's event
     # When the window is read, Then the refusal is what is raised...
+    started = time.monotonic()
     with pytest.raises(DcsBadRequestError):
         client.list_restores(window_query())
     # ...the page waiting out its Retry-After gave up at once instead of asking again, and no page started after
     assert len(emulator.restore_requests()) == 3
+    assert time.monotonic() - started < 15  # woken by the refusal, not at the end of its 30 s
 
 
 def test_a_body_still_arriving_at_the_deadline_is_abandoned(make_client: MakeClient) -> None:

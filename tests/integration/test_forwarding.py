@@ -388,6 +388,7 @@ def test_with_too_little_time_for_a_claim_and_its_mark_nothing_is_claimed(aws: A
     assert "1 were not claimed before the deadline" in str(raised.value)
 
 
+@pytest.mark.long
 def test_ten_thousand_failed_restores_with_60_seconds_left_end_before_the_deadline(aws: AwsResources) -> None:
     # Given 10,000 failed restores (ten pages of 1,000), 60 s left, DynamoDB calls of 50 ms and SQS calls of 100 ms
     clock = ClockOfCalls()
@@ -542,6 +543,7 @@ def test_a_forwarded_restore_is_not_sent_again_by_a_retry_long_after(aws: AwsRes
     assert ledger_states(aws) == {"r-1": "forwarded"}
 
 
+@pytest.mark.long
 def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsResources) -> None:
     sqs = FlakySqs()
     outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)], budget())

@@ -20,10 +20,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = 200
 SEED = "20261128"
 
 
+@pytest.mark.long
 def test_every_generated_request_gets_a_documented_answer_and_no_5xx(served: str, tmp_path: Path) -> None:
     command = [
         *(sys.executable, "-m", "schemathesis.cli", "run", f"{served}/openapi.json"),

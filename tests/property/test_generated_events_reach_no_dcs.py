@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_kind
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ EXAMPLES = 300
 known_instance = plausible_direct.map(lambda event: {**event, "instance_id": DEFAULT_INSTANCE_ID})
 
 
+@pytest.mark.long
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(event=st.one_of(events, known_instance))
 def test_a_refused_event_sends_nothing_to_dcs(event: Any, function_env: dict[str, str], emulator: Emulator) -> None:

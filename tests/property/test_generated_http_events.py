@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_kind
 from hypothesis import strategies as st
@@ -112,6 +113,7 @@ events = st.one_of(
 )
 
 
+@pytest.mark.long
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(event=events)
 def test_every_http_event_gets_a_defined_answer(

@@ -19,7 +19,7 @@ from typing import cast
 
 import pytest
 
-from devkit.audit import (
+from ci.audit import (
     PROBE_PIN,
     PROBE_TIMEOUT,
     REQUIREMENTS,
@@ -253,7 +253,8 @@ def test_the_real_runner_returns_output_and_enforces_its_time_limit() -> None:
 
 def test_the_module_runs_as_a_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "devkit.audit", "no-such-requirements.txt"],
+        [sys.executable, "-m", "ci.audit", "no-such-requirements.txt"],
+        cwd=ROOT,  # CI tooling is run from the repository root, not installed
         capture_output=True,
         text=True,
         check=False,

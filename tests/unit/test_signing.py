@@ -3,12 +3,12 @@ from datetime import UTC, datetime
 import pytest
 
 from dcs_restores.signing import (
-    Authorization,
     Credentials,
     canonical_query,
     canonical_uri,
     sign,
 )
+from devkit.verify import Authorization
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 PATH = f"/v2/{PROJECT}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores"

@@ -160,3 +160,13 @@ def test_several_instances_share_the_limit_and_answer_as_reports() -> None:
     assert many.as_reports
     assert many.limit.records is RecordSelection.NONE
     assert 3 * many.limit.max_bytes <= SETTINGS.max_response_bytes < 3 * (many.limit.max_bytes + 10)
+
+
+@pytest.mark.parametrize("lookback", ["P367D", "P99999999D", 5_566_341_455_280_001])
+def test_a_lookback_past_any_window_is_refused_by_name(lookback: Any) -> None:
+    # A lookback that would take the window's start before year 1 must not overflow: it names the field
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(
+            {"instance_id": "i-1", "lookback": lookback, "scheduled_time": "2024-03-01T12:00:00Z"}, SETTINGS
+        )
+    assert refused.value.field == "lookback"

@@ -1,8 +1,8 @@
 """Huawei Cloud AK/SK request signing, scheme ``SDK-HMAC-SHA256``.
 
 Byte for byte the canonicalisation of the official ``huaweicloudsdkcore`` signer, so that the
-API gateway (and our emulator, which reuses these functions to verify) computes the same
-signature. The query string sent on the wire must be :func:`canonical_query` of the same pairs.
+API gateway (and the dev kit's emulator, which reuses these functions to verify) computes the
+same signature. The query string sent on the wire must be :func:`canonical_query` of the same pairs.
 """
 
 from __future__ import annotations
@@ -109,28 +109,3 @@ def sign(
         f"{ALGORITHM} Access={credentials.ak}, SignedHeaders={';'.join(names)}, Signature={digest}"
     )
     return signed
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """The parts of an ``Authorization: SDK-HMAC-SHA256 ...`` header, for verifiers."""
-
-    access_key: str
-    signed_headers: list[str]
-    signature: str
-
-    @classmethod
-    def parse(cls, header: str) -> Authorization:
-        algorithm, _, rest = header.strip().partition(" ")
-        if algorithm != ALGORITHM:
-            raise ValueError(f"unsupported signing algorithm {algorithm!r}")
-        parts: dict[str, str] = {}
-        for item in rest.split(","):
-            key, sep, value = item.strip().partition("=")
-            if not sep:
-                raise ValueError("malformed Authorization header")
-            parts[key] = value
-        try:
-            return cls(parts["Access"], parts["SignedHeaders"].split(";"), parts["Signature"])
-        except KeyError as missing:
-            raise ValueError(f"Authorization header lacks {missing.args[0]}") from None

@@ -1,6 +1,6 @@
 """pip-audit over the pinned dependencies, skipped on a machine that no advisory database answers.
 
-``python -m devkit.audit`` (part of ``make security``) first audits one pin with published advisories,
+``python -m ci.audit`` (part of ``make security``) first audits one pin with published advisories,
 the probe. If no vulnerability comes back (the database cannot be reached, does not answer in time, or
 answers without them), it prints one ``pip-audit: skipped: ...`` line and exits 0: an audit that cannot
 see advisories would pass without meaning it. Otherwise it audits requirements.lock and the two files
@@ -162,7 +162,7 @@ class Auditor:
 
 def main(argv: Sequence[str] | None = None, runner: Runner = run) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m devkit.audit",
+        prog="python -m ci.audit",
         description="pip-audit over the pinned dependencies, skipped where no advisory database answers.",
     )
     parser.add_argument(

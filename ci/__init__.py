@@ -1,0 +1,1 @@
+"""CI tooling: checks that `make test` runs besides the tests (the dependency audit)."""
