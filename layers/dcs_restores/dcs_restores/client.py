@@ -160,7 +160,7 @@ class DcsRestoresClient:
         def fetch(offset: int) -> _Answer:
             try:
                 return self._fetch(query, offset, self._page_limit(offset), deadline, abandon)
-            except BaseException:
+            except BaseException:  # whatever it is, re-raised: the other pages stop retrying
                 abandon.set()
                 raise
 
@@ -168,7 +168,7 @@ class DcsRestoresClient:
             futures = [pool.submit(fetch, offset) for offset in offsets]
             try:
                 meanwhile()
-            except BaseException:
+            except BaseException:  # re-raised once the pages in flight are told to stop
                 abandon.set()
                 for future in futures:
                     future.cancel()
