@@ -15,7 +15,6 @@ Nothing here imports boto3 or botocore: ``build_forwarder`` does, when it is fir
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from dcs_restores import Deadline
 
-from ..budget import Budget, Timing
+from ..budget import Budget, Timing, pause_before_retry
 from .failed_restore import FailedRestore
 from .outcome import Claim, Forwarded, ForwardingError, LedgerUnavailableError
 
@@ -218,11 +217,8 @@ class FailedRestoreForwarder:
 
         unconfirmed = sent
         for attempt in range(timing.confirm_attempts):
-            if attempt:
-                pause = random.uniform(0, timing.retry_base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto  # nosec B311
-                if pause >= work.remaining() - timing.min_aws_call:
-                    break
-                self._sleep(pause)
+            if attempt and not pause_before_retry(attempt, work, timing, self._sleep):
+                break
             began = work.remaining()
             done = list(pool.map(confirmed, unconfirmed))
             if attempt == 0:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -17,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dcs_restores import Deadline
 
-from ..budget import Timing
+from ..budget import Timing, pause_before_retry
 from .failed_restore import FailedRestore
 from .outcome import describe
 
@@ -75,11 +74,8 @@ class QueuePublisher:
         pending = {entry["Id"]: (entry, restore) for entry, restore in batch}
         acknowledged: list[FailedRestore] = []
         for attempt in range(timing.send_attempts):
-            if attempt:
-                pause = random.uniform(0, timing.retry_base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto  # nosec B311
-                if pause >= deadline.remaining() - timing.min_aws_call:
-                    break
-                self._sleep(pause)
+            if attempt and not pause_before_retry(attempt, deadline, timing, self._sleep):
+                break
             if deadline.remaining() < timing.min_aws_call:
                 break
             try:
