@@ -411,6 +411,25 @@ def test_ten_thousand_failed_restores_with_60_seconds_left_end_before_the_deadli
     assert (raised.value.in_flight, raised.value.unconfirmed) == ([], [])
 
 
+@pytest.mark.parametrize("seconds_left", [6.0, 10.0, 20.0])
+def test_slow_sends_leave_the_time_to_mark_what_was_sent(aws: AwsResources, seconds_left: float) -> None:
+    # Given a FIFO queue (its batches go one after another) whose SendMessageBatch takes 2.5 s, a quick ledger
+    fifo = AwsResources.create(fifo=True)
+    clock = ClockOfCalls()
+    sqs = Clocked(boto3.client("sqs"), 2.5, clock)
+    dynamodb = Clocked(boto3.client("dynamodb"), 0.002, clock)
+    restores = [failed(f"r-{n:03}") for n in range(100)]
+    run = budget(seconds_left, clock)
+    # When a chunk of 100 is forwarded with little time left
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(fifo, sqs, dynamodb=dynamodb).forward(restores, run)
+    # Then what was sent was marked before the deadline, and the rest was given back: nothing is left sending
+    assert run.work.remaining() >= 0
+    assert raised.value.unconfirmed == []
+    assert Counter(ledger_states(aws).values()) == {"forwarded": raised.value.queued}
+    assert queue_length(fifo) == raised.value.queued
+
+
 def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
     class BrokenDynamoDb:
         def __getattr__(self, name: str) -> Any:

@@ -124,9 +124,10 @@ class FailedRestoreForwarder:
         """
         timing, work = budget.timing, budget.work
         taken, waves, complete = self._claim(chunk, budget, pace, tally, pool)
-        settling = waves * pace.wave(timing)  # releasing or marking takes as many waves as claiming did
+        # Marking (or releasing) takes as many waves as claiming did, and no call starts with less than min_aws_call.
+        settling = waves * pace.wave(timing) + timing.min_aws_call
         began = work.remaining()
-        ran_long = began < pace.sending(timing) + settling + timing.min_aws_call
+        ran_long = began < pace.sending(timing) + settling
         if ran_long:  # claiming took longer than it had before: give it all back
             sent, unsent = list[FailedRestore](), taken
         else:
@@ -195,15 +196,16 @@ class FailedRestoreForwarder:
         pace: _Pace,
         pool: Executor,
     ) -> list[FailedRestore]:
-        """Release what SQS did not acknowledge, mark what it did; return the sent ones left unmarked.
+        """Mark what SQS acknowledged, then release what it did not; return the sent ones left unmarked.
 
-        Marking is retried until the deadline: a sent restore left unmarked is sent again by a
-        later run once its lease runs out, so giving up early would turn a blip into a duplicate.
+        Marking comes first and is retried until the deadline: a sent restore left unmarked is
+        sent again by a later run once its lease runs out, so giving up early would turn a blip
+        into a duplicate. A release the deadline leaves no time for only makes the retry wait
+        for the lease.
         """
         ledger = self._ledger
         if ledger is None:
             return []
-        self._release(unsent, work, timing, pool)
 
         def confirmed(restore: FailedRestore) -> bool:
             if work.remaining() < timing.min_aws_call:
@@ -226,6 +228,7 @@ class FailedRestoreForwarder:
             unconfirmed = [restore for restore, ok in zip(unconfirmed, done, strict=True) if not ok]
             if not unconfirmed:
                 break
+        self._release(unsent, work, timing, pool)
         return unconfirmed
 
     def _release(self, restores: list[FailedRestore], work: Deadline, timing: Timing, pool: Executor) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -49,10 +50,11 @@ class QueuePublisher:
         (whose order within an instance's group is kept).
         """
         batches = list(_batches(restores, self._entry))
+        slowest = _SlowestCall(timing.min_aws_call)
         if pool is None or self._fifo:
-            results = [self._send_batch(batch, deadline, timing) for batch in batches]
+            results = [self._send_batch(batch, deadline, timing, slowest) for batch in batches]
         else:
-            results = list(pool.map(lambda batch: self._send_batch(batch, deadline, timing), batches))
+            results = list(pool.map(lambda batch: self._send_batch(batch, deadline, timing, slowest), batches))
         sent = [restore for acknowledged, _ in results for restore in acknowledged]
         unsent = [restore for _, failed in results for restore in failed]
         return sent, unsent
@@ -69,14 +71,15 @@ class QueuePublisher:
         return entry
 
     def _send_batch(
-        self, batch: _Batch, deadline: Deadline, timing: Timing
+        self, batch: _Batch, deadline: Deadline, timing: Timing, slowest: _SlowestCall
     ) -> tuple[list[FailedRestore], list[FailedRestore]]:
         pending = {entry["Id"]: (entry, restore) for entry, restore in batch}
         acknowledged: list[FailedRestore] = []
         for attempt in range(timing.send_attempts):
             if attempt and not pause_before_retry(attempt, deadline, timing, self._sleep):
                 break
-            if deadline.remaining() < timing.min_aws_call:
+            began = deadline.remaining()
+            if began < slowest.seconds:  # a call may take as long as the slowest so far: no time for it
                 break
             try:
                 answer = self._sqs.send_message_batch(
@@ -85,6 +88,8 @@ class QueuePublisher:
             except (ClientError, BotoCoreError) as error:  # throttled or unreachable: the whole batch is retried
                 logger.warning("SendMessageBatch failed", extra={"code": describe(error), "attempt": attempt + 1})
                 continue
+            finally:
+                slowest.saw(began - deadline.remaining())
             for done in answer.get("Successful", []):
                 acknowledged.append(pending.pop(done["Id"])[1])
             failed = answer.get("Failed", [])
@@ -93,6 +98,18 @@ class QueuePublisher:
             if not pending:
                 break
         return acknowledged, [restore for _, restore in pending.values()]
+
+
+class _SlowestCall:
+    """The longest a ``SendMessageBatch`` has taken in one ``send`` (at least the least any call is given)."""
+
+    def __init__(self, least: float) -> None:
+        self.seconds = least
+        self._lock = threading.Lock()  # batches of a standard queue are sent from several threads
+
+    def saw(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds = max(self.seconds, seconds)
 
 
 def _batches(
