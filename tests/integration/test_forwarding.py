@@ -430,6 +430,30 @@ def test_slow_sends_leave_the_time_to_mark_what_was_sent(aws: AwsResources, seco
     assert queue_length(fifo) == raised.value.queued
 
 
+class ClaimsLandTwice:
+    """The real (moto) DynamoDB client, where a PutItem lands but its answer is lost, so it is made again,
+    as botocore's retry does after a read timeout."""
+
+    def __init__(self) -> None:
+        self.real: Any = boto3.client("dynamodb")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def put_item(self, **request: Any) -> Any:
+        self.real.put_item(**request)  # the first attempt: written, but its answer never arrives
+        return self.real.put_item(**request)
+
+
+def test_a_claim_retried_after_its_first_attempt_landed_is_still_this_runs(aws: AwsResources) -> None:
+    # Given a ledger whose every claim is written once, then retried against its own item
+    outcome = forwarder(aws, dynamodb=ClaimsLandTwice()).forward([failed("r-1"), failed("r-2")], budget())
+    # Then the run recognises its own claims: both are sent and marked, none is taken for another run's
+    assert (outcome.queued, outcome.already_forwarded) == (2, 0)
+    assert queued_ids(aws) == ["r-1", "r-2"]
+    assert ledger_states(aws) == {"r-1": "forwarded", "r-2": "forwarded"}
+
+
 def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
     class BrokenDynamoDb:
         def __getattr__(self, name: str) -> Any:

@@ -43,7 +43,9 @@ class Ledger:
         self._table = table
         self._ttl = int(ttl.total_seconds())
         self._clock = clock
-        self._owner = uuid.uuid4().hex  # this container's claims: a release gives back only its own
+        # Each claim carries a token of its own: a release gives back only that claim, and a claim
+        # that botocore retried after its first attempt landed recognises itself.
+        self._tokens: dict[str, str] = {}
 
     def claim(self, restore: FailedRestore, lease: timedelta) -> Claim:
         """Take the right to send ``restore`` for ``lease``, unless it was forwarded or another claim is live.
@@ -52,13 +54,14 @@ class Ledger:
         a forwarded restore from one in flight.
         """
         now = int(self._clock())
+        token = uuid.uuid4().hex
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": restore.key},
                     "state": {"S": "sending"},
-                    "claimed_by": {"S": self._owner},
+                    "claimed_by": {"S": token},
                     "lease_until": {"N": str(now + max(1, round(lease.total_seconds())))},
                     "expires_at": {"N": str(now + self._ttl)},
                 },
@@ -71,9 +74,14 @@ class Ledger:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
             held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item", {})  # there with ALL_OLD
-            return Claim.FORWARDED if held.get("state", {}).get("S") == "forwarded" else Claim.IN_FLIGHT
+            if held.get("state", {}).get("S") == "forwarded":
+                return Claim.FORWARDED
+            if held.get("claimed_by", {}).get("S") != token:
+                return Claim.IN_FLIGHT
+            # else: this very claim, put by an attempt whose answer was lost before botocore retried it
         except BotoCoreError as error:  # timed out, or the endpoint could not be reached
             raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
+        self._tokens[restore.key] = token
         return Claim.TAKEN
 
     def confirm(self, restore: FailedRestore) -> None:
@@ -94,19 +102,23 @@ class Ledger:
         except (ClientError, BotoCoreError) as error:
             # Sent but not marked: once the lease runs out a later run sends it again (at least once).
             raise LedgerUnavailableError(f"the ledger could not be marked: {describe(error)}") from error
+        self._tokens.pop(restore.key, None)
 
     def release(self, restore: FailedRestore) -> bool:
-        """Give back this container's claim on an unsent restore, so the retry can claim it at once.
+        """Give back the claim this ledger took on an unsent restore, so the retry can claim it at once.
 
         ``False`` if it could not be given back: the lease then runs out on its own, and nothing is lost.
         """
+        token = self._tokens.pop(restore.key, None)
+        if token is None:
+            return True  # never claimed here: nothing to give back
         try:
             self._dynamodb.delete_item(
                 TableName=self._table,
                 Key={"pk": {"S": restore.key}},
-                ConditionExpression="#state = :sending AND claimed_by = :owner",
+                ConditionExpression="#state = :sending AND claimed_by = :token",
                 ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":sending": {"S": "sending"}, ":owner": {"S": self._owner}},
+                ExpressionAttributeValues={":sending": {"S": "sending"}, ":token": {"S": token}},
             )
         except ClientError as error:
             if aws_error_code(error) == "ConditionalCheckFailedException":
