@@ -28,6 +28,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if request.as_reports:
             return watch.answer_each(request.queries, request.limit, budget)
         return watch.answer(request.queries[0], request.limit, budget, LAMBDA_RESULT).to_json()
-    except NAMED_ERRORS as error:  # their messages are ours: no secret, URL or payload in them
+    except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see errors.NAMED_ERRORS
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
         raise

@@ -94,7 +94,8 @@ _ANSWERS: dict[type[Exception], _Answer] = {
 }
 _INTERNAL = _Answer(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error.")
 
-# The errors whose messages are ours (no secret, URL or payload in them): logged by name, then raised.
+# The errors this function names. Their messages are ours, or DCS's own words and request ID:
+# no secret, URL or payload, so they may be logged (the table above decides what a caller is told).
 NAMED_ERRORS: tuple[type[Exception], ...] = tuple(_ANSWERS)
 
 
@@ -102,10 +103,6 @@ def error_response(error: Exception) -> ErrorResponse:
     """Status and body for ``error``: no stack trace, secret or internal URL ever goes out."""
     answer = next((_ANSWERS[kind] for kind in type(error).__mro__ if kind in _ANSWERS), _INTERNAL)
     return ErrorResponse(answer.status, answer.code, answer.message or str(error), _details(error))
-
-
-def bad_input(field: str, reason: str) -> ErrorResponse:
-    return error_response(InvalidQueryError(field, reason))
 
 
 def _details(error: Exception) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -13,9 +14,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
 
-from dcs_restores import MAX_PAGE_SIZE, SAFE_ID_PATTERN, first_error
+from dcs_restores import MAX_PAGE_SIZE, SAFE_ID_PATTERN, InvalidQueryError, first_error
 
-from .errors import ErrorResponse, bad_input, error_response
+from .errors import NAMED_ERRORS, ErrorResponse, error_response
 from .payload import RecordSelection, RestorePayload
 from .service import restore_watch
 from .shaping import HTTP_BODY, ResponseLimit
@@ -27,6 +28,7 @@ TIME_HELP = "yyyyMMddHHmmss (UTC) or ISO 8601 with an offset"
 EXAMPLE_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 
 resolver = APIGatewayHttpResolver(enable_validation=True)
+logger = logging.getLogger(__name__)
 
 
 # Error bodies as the OpenAPI document promises them; errors.ErrorResponse builds them.
@@ -94,16 +96,30 @@ def openapi_document() -> Response[str]:
 
 @resolver.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
-    return _json(bad_input(*first_error(error.errors(), "request", skip=("query", "path"))))
+    return _answer_failure(InvalidQueryError(*first_error(error.errors(), "request", skip=("query", "path"))))
 
 
 @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _failure(error: Exception) -> Response[dict[str, Any]]:
-    """The HTTP path's outermost boundary: every error becomes a JSON answer, unknown ones a bare 500."""
+    return _answer_failure(error)
+
+
+def _answer_failure(error: Exception) -> Response[dict[str, Any]]:
+    """The HTTP path's outermost boundary: every error becomes a JSON answer and a log line.
+
+    A known error is logged by name (a warning for the caller's, an error for ours or a peer's);
+    anything else, a bug, with its stack trace, and answered with a bare 500.
+    """
     if isinstance(error, ServiceError):  # Powertools' own, e.g. 404 for an unknown route
         code = "not_found" if error.status_code == 404 else "error"
         return _json(ErrorResponse(HTTPStatus(error.status_code), code, str(error.msg), {}))
-    return _json(error_response(error))
+    answer = error_response(error)
+    if not isinstance(error, NAMED_ERRORS):
+        logger.exception("invocation failed", extra={"error": type(error).__name__})
+    else:
+        level = logging.ERROR if answer.status >= HTTPStatus.INTERNAL_SERVER_ERROR else logging.WARNING
+        logger.log(level, "invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
+    return _json(answer)
 
 
 def _json(error: ErrorResponse) -> Response[dict[str, Any]]:

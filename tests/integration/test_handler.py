@@ -158,6 +158,22 @@ def test_every_log_line_of_an_invocation_is_json_with_its_correlation_id(
     assert {line.get("function_request_id") for line in lines} == {lines[0]["function_request_id"]}
 
 
+def test_an_http_failure_is_logged_by_name_at_its_level(function_env: dict[str, str], emulator: Emulator) -> None:
+    # Given DCS refusing the function's credentials, and a request with a bad limit
+    emulator.script(Scripted(status=401))
+    bad = load_event("bad-http-limit-too-large.json")
+    with function_logs() as logged:
+        refused = lambda_handler(load_event("http-get-window.json"), LocalContext())
+        invalid = lambda_handler(bad, LocalContext())
+    # Then each answer is also a log line: an error for the peer's failure, a warning for the caller's
+    assert (refused["statusCode"], invalid["statusCode"]) == (502, 400)
+    failures = [line for line in logged() if line["message"] == "invocation failed"]
+    assert [(line["level"], line["error"]) for line in failures] == [
+        ("ERROR", "DcsAuthError"),
+        ("WARNING", "InvalidQueryError"),
+    ]
+
+
 def test_logs_and_answers_carry_no_credentials(
     function_env: dict[str, str], emulator: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
