@@ -20,10 +20,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from dcs_restores import DcsAuthError, DcsError, RestoreQuery, RestoreResult, RestoreStatus
 
+from . import observability
 from .budget import Budget
-from .errors import InstancesFailedError
+from .errors import ConfigurationError, InstancesFailedError
 from .forwarding import FailedRestore, Forwarded, ForwardingError
-from .observability import metrics, subsegment
+from .observability import subsegment
 from .payload import RestorePayload
 from .runtime import Runtime
 from .settings import Settings
@@ -69,7 +70,7 @@ class RestoreWatch:
         for query in queries:
             try:
                 reports.append(self.answer(query, limit, budget, LAMBDA_RESULT).to_json())
-            except (DcsError, ForwardingError) as error:
+            except (DcsError, ForwardingError, ConfigurationError) as error:  # the others are still watched
                 failures[query.instance_id] = error
         logger.info("instances watched", extra={"reports": len(reports), "failed": sorted(failures)})
         if failures:
@@ -81,19 +82,38 @@ class RestoreWatch:
         seen_at = datetime.now(UTC)
         with subsegment("watch", instance_id=query.instance_id):
             result = self._read(query, budget)
+            self._record_read(result)
             failed = [
                 FailedRestore(query.project_id, query.instance_id, record, seen_at)
                 for record in result.records
                 if record.status is RestoreStatus.FAILED
             ]
             forwarded = self._forward(failed, budget)
-        self._record(query, result, forwarded)
+        logger.info(
+            "restores watched",
+            extra={
+                "instance_id": query.instance_id,
+                "counts": {status.value: count for status, count in result.counts.items()},
+                "invalid": len(result.invalid_records),
+                "queued": forwarded.queued,
+                "already_forwarded": forwarded.already_forwarded,
+                "truncated": result.truncated,
+            },
+        )
         return RestorePayload.whole(query, result, forwarded)
 
     def _forward(self, failed: list[FailedRestore], budget: Budget) -> Forwarded:
-        if not failed:  # the forwarder, and boto3 with it, is built only when there is something to forward
-            return Forwarded(queued=0, already_forwarded=0)
-        return self._runtime.forwarder.forward(failed, budget)
+        try:
+            # The forwarder, and boto3 with it, is built only when there is something to forward.
+            forwarded = (
+                self._runtime.forwarder.forward(failed, budget) if failed else Forwarded(queued=0, already_forwarded=0)
+            )
+        except ForwardingError as error:
+            self._count("FailedForwarded", error.queued)  # what was queued before it failed is queued
+            raise
+        self._count("FailedForwarded", forwarded.queued)
+        self._count("AlreadyForwarded", forwarded.already_forwarded)
+        return forwarded
 
     def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:
         client = self._runtime.client  # reading the secret is not DCS's latency
@@ -109,23 +129,10 @@ class RestoreWatch:
             elapsed = (time.perf_counter() - started) * 1000
             self._metrics.add_metric(name="DcsLatency", unit=MetricUnit.Milliseconds, value=elapsed)
 
-    def _record(self, query: RestoreQuery, result: RestoreResult, forwarded: Forwarded) -> None:
+    def _record_read(self, result: RestoreResult) -> None:
         for status in RestoreStatus:
             self._count(f"Records{status.value.capitalize()}", result.counts[status])
         self._count("InvalidRecords", len(result.invalid_records))
-        self._count("FailedForwarded", forwarded.queued)
-        self._count("AlreadyForwarded", forwarded.already_forwarded)
-        logger.info(
-            "restores watched",
-            extra={
-                "instance_id": query.instance_id,
-                "counts": {status.value: count for status, count in result.counts.items()},
-                "invalid": len(result.invalid_records),
-                "queued": forwarded.queued,
-                "already_forwarded": forwarded.already_forwarded,
-                "truncated": result.truncated,
-            },
-        )
 
     def _count(self, name: str, value: int) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -134,4 +141,4 @@ class RestoreWatch:
 @functools.cache
 def restore_watch() -> RestoreWatch:
     """This container's use case, built on first use from the environment (not cached if that fails)."""
-    return RestoreWatch(Runtime.from_env(os.environ), metrics)
+    return RestoreWatch(Runtime.from_env(os.environ), observability.metrics)

@@ -320,6 +320,22 @@ def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, s
     assert len(aws.messages()) == 7
 
 
+def test_a_secret_that_fails_between_instances_fails_that_instance_only(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
+    # Given a warm container, then a rotation gone wrong: DCS refuses the old keys and the new secret is malformed
+    lambda_handler(load_event("direct-invoke.json"), LocalContext())
+    boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString="not json")
+    emulator.script(Scripted(status=401))
+    # When a schedule over two instances runs
+    event = load_event("schedule-scheduler-many.json")
+    with pytest.raises(InstancesFailedError) as raised:
+        lambda_handler(event, LocalContext())
+    # Then the first failed on DCS's refusal, the second on re-reading the secret, and both are named
+    failures = {instance: type(error).__name__ for instance, error in raised.value.failures.items()}
+    assert failures == dict(zip(event["instance_ids"], ["DcsAuthError", "ConfigurationError"], strict=True))
+
+
 def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the X-Ray SDK switched on (with Powertools' own switch keeping it from sending anything)
     monkeypatch.setenv("XRAY_SDK_TRACING", "true")
