@@ -10,7 +10,8 @@ from typing import Any
 from benchmarks.timing import Row
 from dcs_restores import RestoreRecord, RestoreStatus
 from restore_watch.budget import Budget, Timing
-from restore_watch.forwarding import FailedRestore, FailedRestoreForwarder, QueuePublisher
+from restore_watch.forwarding import FailedRestore, FailedRestoreForwarder
+from restore_watch.forwarding.publisher import QueuePublisher
 
 RESTORES = 1000
 

@@ -9,8 +9,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from benchmarks.timing import Row, median_seconds
-from dcs_restores import RestoreQuery, RestoreResult
-from dcs_restores.models import RestoreRecord
+from dcs_restores import RestoreQuery, RestoreRecord, RestoreResult
 from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from devkit.seed import generate_records
 from restore_watch.forwarding import Forwarded

@@ -108,6 +108,9 @@ def _serve(port: int) -> int:
     with local_services() as services:
         for note in services.notes:
             say(note)
+        # stdout is for the address alone: the function's log handler, made at its import, writes to stderr
+        with redirect_stdout(sys.stderr):
+            import restore_watch.app  # noqa: F401
         try:
             server = make_server(port)
         except OSError as error:

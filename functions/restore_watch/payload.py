@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dcs_restores import InvalidRecord, RestoreQuery, RestoreRecord, RestoreResult, RestoreStatus
 
-from .forwarding import Forwarded
+from .forwarding.outcome import Forwarded
 
 
 class RecordSelection(StrEnum):

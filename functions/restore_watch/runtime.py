@@ -10,9 +10,10 @@ from typing import Any
 
 from dcs_restores import Credentials, DcsRestoresClient
 
+from .aws_errors import aws_error_code
 from .budget import Timing
 from .errors import ConfigurationError, SecretUnavailableError
-from .forwarding import FailedRestoreForwarder, aws_error_code, build_forwarder
+from .forwarding import FailedRestoreForwarder, build_forwarder
 from .settings import Settings
 
 logger = logging.getLogger(__name__)

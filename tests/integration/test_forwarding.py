@@ -22,15 +22,14 @@ import pytest
 from dcs_restores import RestoreRecord, RestoreStatus
 from restore_watch.budget import Budget, Timing
 from restore_watch.forwarding import (
-    MAX_BATCH_ENTRIES,
     Claim,
     FailedRestore,
     FailedRestoreForwarder,
     ForwardingError,
-    Ledger,
     LedgerUnavailableError,
-    QueuePublisher,
 )
+from restore_watch.forwarding.ledger import Ledger
+from restore_watch.forwarding.publisher import MAX_BATCH_ENTRIES, QueuePublisher
 
 from ..support import AwsResources
 

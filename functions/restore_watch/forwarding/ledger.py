@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..aws_errors import aws_error_code, describe
 from .failed_restore import FailedRestore
-from .outcome import Claim, LedgerUnavailableError, aws_error_code, describe
+from .outcome import Claim, LedgerUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

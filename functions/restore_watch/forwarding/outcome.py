@@ -54,14 +54,3 @@ class Claim(Enum):
     TAKEN = "taken"  # this invocation sends it
     FORWARDED = "forwarded"  # SQS acknowledged it before
     IN_FLIGHT = "in_flight"  # another invocation holds a live claim: it may still send it, or die
-
-
-def aws_error_code(error: BaseException) -> str:
-    """The AWS error code of a botocore ``ClientError`` (``""`` for anything else)."""
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
-def describe(error: BaseException) -> str:
-    """AWS's error code, else the exception's name: never its text, which may hold an endpoint URL."""
-    return aws_error_code(error) or type(error).__name__

@@ -17,9 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dcs_restores import Deadline
 
+from ..aws_errors import describe
 from ..budget import Timing, pause_before_retry
 from .failed_restore import FailedRestore
-from .outcome import describe
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
