@@ -240,7 +240,8 @@ def test_a_claim_lasts_as_long_as_the_invocation_may_and_a_margin(aws: AwsResour
             leases.extend(int(item["lease_until"]["N"]) for item in ledger_items(aws))
             return super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
 
-    forwarder(aws, SqsThatReadsTheLedger(), clock=lambda: 1_000_000.0).forward([failed("r-1")], budget(30.0))
+    frozen = budget(30.0, clock=lambda: 0.0)  # the budget's clock stands still: 30 s stay left
+    forwarder(aws, SqsThatReadsTheLedger(), clock=lambda: 1_000_000.0).forward([failed("r-1")], frozen)
     # Then while it was sending, its claim ran until the invocation's end plus the lease margin
     assert leases == [1_000_000 + 30 + int(TIMING.lease_margin)]
 
