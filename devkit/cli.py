@@ -68,6 +68,9 @@ def _invoke(event_file: Path) -> int:
     except ValueError as error:
         say(f"{event_file} is not valid JSON: {error}")
         return USAGE_ERROR
+    except RecursionError:
+        say(f"{event_file} nests deeper than this command reads")
+        return USAGE_ERROR
     from .invoke import failed, invoke, summarise
 
     with local_services() as services:

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
 
-from dcs_restores import MAX_PAGE_SIZE, SAFE_ID_PATTERN, InvalidQueryError, first_error
+from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, InvalidQueryError, first_error
 
 from .errors import NAMED_ERRORS, ErrorResponse, error_response
 from .payload import RecordSelection, RestorePayload
@@ -68,7 +68,7 @@ def list_restores(
     ],
     begin_time: Annotated[str, Query(description=TIME_HELP, max_length=40, examples=["20240101000000"])],
     end_time: Annotated[str, Query(description=TIME_HELP, max_length=40, examples=["2024-01-01T06:00:00Z"])],
-    offset: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
     project_id: Annotated[str | None, Query(pattern=SAFE_ID_PATTERN)] = None,
     records: Annotated[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -86,8 +86,8 @@ class DirectInput(_Event):
     begin_time: Any
     end_time: Any
     project_id: str | None = None
-    offset: int | None = None
-    limit: int | None = None
+    offset: Any = None  # checked by RestoreQuery: integers only (no true, no "10"), in range
+    limit: Any = None
 
 
 def is_http_event(event: Any) -> bool:
@@ -107,13 +107,14 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         rule = _validate(ScheduledRuleEvent, event)
         if settings.dcs_instance_id is None:
             raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
-        end = rule.time.astimezone(UTC)
-        query = build_query(settings, settings.dcs_instance_id, None, end - settings.schedule_lookback, end)
+        begin, end = _window_back_from(rule.time, settings.schedule_lookback, "time")
+        query = build_query(settings, settings.dcs_instance_id, None, begin, end)
         return WatchRequest([query], ResponseLimit(max_bytes=settings.max_response_bytes))
     if "scheduled_time" in event or "lookback" in event or "instance_ids" in event:
         schedule = _validate(SchedulerInput, event)
-        end = schedule.scheduled_time.astimezone(UTC)
-        begin = end - (schedule.lookback or settings.schedule_lookback)
+        begin, end = _window_back_from(
+            schedule.scheduled_time, schedule.lookback or settings.schedule_lookback, "scheduled_time"
+        )
         queries = [
             build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()
         ]
@@ -163,6 +164,15 @@ def build_query(
     if query.end_time - query.begin_time > timedelta(days=settings.max_window_days):
         raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
     return query
+
+
+def _window_back_from(end: datetime, lookback: timedelta, field: str) -> tuple[datetime, datetime]:
+    """``[end - lookback, end]`` in UTC; a time that leaves the calendar is bad input, not an OverflowError."""
+    try:
+        end = end.astimezone(UTC)
+        return end - lookback, end
+    except OverflowError:
+        raise InvalidQueryError(field, "the window leaves the calendar (before year 1 or after 9999)") from None
 
 
 def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -72,9 +73,14 @@ def test_invoke_prints_what_arrived_in_the_embedded_queue() -> None:
     [
         (["invoke", "events/no-such-file.json"], "cannot read events/no-such-file.json"),
         (["invoke", "README.md"], "README.md is not valid JSON"),
+        (["invoke", "DEEP"], "nests deeper than this command reads"),
     ],
 )
-def test_bad_usage_is_one_clear_line(args: list[str], message: str) -> None:
+def test_bad_usage_is_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:
+    if args[-1] == "DEEP":  # an event nested 100,000 deep
+        deep = tmp_path / "deep.json"
+        deep.write_text("[" * 100_000 + "]" * 100_000)
+        args, message = [args[0], str(deep)], f"{deep} {message}"
     done = run_cli(*args)
     assert done.returncode == 2
     assert done.stderr.strip() == f"dcs-restore-watch: {message}" or done.stderr.startswith(

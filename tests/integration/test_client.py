@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -448,3 +449,35 @@ def test_a_first_page_of_the_wrong_shape_stops_the_pages_it_started(
         client.list_restores(window_query())
     # And at most the one page already started went out after it
     assert len(emulator.restore_requests()) <= 2
+
+
+class _DeeplyNestedErrors(BaseHTTPRequestHandler):
+    """Answers every request 503 with a JSON body nested 100,000 deep."""
+
+    body = b"[" * 100_000 + b"]" * 100_000
+
+    def do_GET(self) -> None:
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_an_error_body_nested_deeper_than_the_parser_goes_is_still_a_named_retried_failure(
+    make_client: MakeClient,
+) -> None:
+    # Given a peer whose 503 bodies are nested 100,000 deep
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _DeeplyNestedErrors)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = make_client(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+        # Then the 503 is retried like any other, and ends as DcsUnavailableError, not a RecursionError
+        with pytest.raises(DcsUnavailableError, match="after 4 attempt"):
+            client.list_restores(window_query())
+    finally:
+        server.shutdown()
+        server.server_close()

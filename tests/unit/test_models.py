@@ -56,9 +56,16 @@ def test_missing_fields_read_as_no_value_and_extra_fields_are_ignored() -> None:
 
 
 def test_progress_as_a_decimal_string_or_number_and_total_num_as_an_int() -> None:
-    page = parse_page(body(record(progress="99.50"), record(restore_id="r-2", progress=7), total="2"), 0)
+    page = parse_page(body(record(progress="99.50"), record(restore_id="r-2", progress=7), total=2), 0)
     assert [info.progress for info in page.records] == [99.5, 7.0]
     assert page.total == 2
+
+
+@pytest.mark.parametrize("total", [-5, "40", True, 2.5, "two"])
+def test_total_num_must_be_a_count(total: object) -> None:
+    # A page that says it holds -5 records, or "40", would steer the paging: the page is refused, by name
+    with pytest.raises(DcsInvalidResponseError, match="total_num"):
+        parse_page(body(record(), total=total), 0)
 
 
 def test_timestamps_come_out_in_utc_whatever_offset_they_carry() -> None:

@@ -56,6 +56,12 @@ def test_whole_window_unless_offset_or_limit_is_given() -> None:
         ({"limit": "10"}, "limit", "integer"),
         ({"limit": True}, "limit", "integer"),
         ({"colour": "red"}, "colour", "Extra inputs"),
+        # Times that leave the calendar in UTC, or that DCS could not read as yyyyMMddHHmmss
+        ({"begin_time": "0001-01-01T00:00:00+14:00"}, "begin_time", "out of range"),
+        ({"end_time": "9999-12-31T20:00:00-12:00"}, "end_time", "out of range"),
+        ({"begin_time": "0999-06-01T00:00:00Z"}, "begin_time", "years 1000 to 9999"),
+        ({"offset": 10**30}, "offset", "less than or equal to 1000000"),
+        ({"offset": True}, "offset", "integer"),
     ],
 )
 def test_each_bad_input_names_its_field(fields: dict[str, object], field: str, reason: str) -> None:

@@ -10,6 +10,7 @@ from restore_watch.settings import DEFAULT_LOOKBACK, Settings
 from restore_watch.shaping import ResponseLimit
 from restore_watch.triggers import request_from_event
 
+WINDOW = {"begin_time": "20240101000000", "end_time": "20240101060000"}
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",
     dcs_project_id="proj",
@@ -170,3 +171,20 @@ def test_a_lookback_past_any_window_is_refused_by_name(lookback: Any) -> None:
             {"instance_id": "i-1", "lookback": lookback, "scheduled_time": "2024-03-01T12:00:00Z"}, SETTINGS
         )
     assert refused.value.field == "lookback"
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"instance_id": "i-1", "scheduled_time": "0001-01-01T03:00:00Z"}, "scheduled_time"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events", "time": "0001-01-01T03:00:00Z"}, "time"),
+        ({"instance_id": "i-1", **WINDOW, "limit": True}, "limit"),
+        ({"instance_id": "i-1", **WINDOW, "offset": 10**30}, "offset"),
+        ({"instance_id": "i-1", **WINDOW, "offset": "10"}, "offset"),
+    ],
+)
+def test_events_that_would_overflow_or_be_coerced_are_refused_by_name(event: dict[str, Any], field: str) -> None:
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(event, settings)
+    assert refused.value.field == field

@@ -15,11 +15,12 @@ from .errors import (
     InvalidQueryError,
 )
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
-from .query import MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
+from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
 __all__ = [
+    "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "SAFE_ID_PATTERN",
     "Credentials",

@@ -305,7 +305,7 @@ def _error_from(kind: type[_E], answer: _Answer, summary: str) -> _E:
     code = message = None
     try:
         body = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         body = None
     if isinstance(body, dict):
         code = body.get("error_code") if isinstance(body.get("error_code"), str) else None

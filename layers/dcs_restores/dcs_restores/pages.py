@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from .errors import DcsInvalidResponseError
 from .models import InvalidRecord, RestoreRecord
+
+# A count of records: a JSON integer, never negative ("40", 40.0 and true are not counts).
+TotalNum = Annotated[int, Field(ge=0, strict=True)]
 
 
 class _Page(BaseModel):
@@ -19,7 +22,7 @@ class _Page(BaseModel):
     """
 
     restore_record_response: list[RestoreRecord] | None = None
-    total_num: int
+    total_num: TotalNum
 
 
 def _missing_list_is_empty(value: Any) -> Any:
@@ -30,11 +33,11 @@ class _RawPage(BaseModel):
     """The slow path: lenient about the list ({} or null is empty), keeping every element as it came."""
 
     restore_record_response: Annotated[list[Any], BeforeValidator(_missing_list_is_empty)] = []
-    total_num: int
+    total_num: TotalNum
 
 
 class _Total(BaseModel):
-    total_num: int
+    total_num: TotalNum
 
 
 def peek_total(body: bytes) -> int:

@@ -12,6 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from .errors import InvalidQueryError
 
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 1_000_000  # far past any window a function may read (MAX_RECORDS is at most 100,000)
+MIN_YEAR, MAX_YEAR = 1000, 9999
 DEFAULT_PAGE_SIZE = 10  # DCS's own default when limit is left out
 DCS_TIME_FORMAT = "%Y%m%d%H%M%S"
 
@@ -37,7 +39,13 @@ def to_utc(value: Any) -> datetime:
         raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a datetime needs a timezone; yyyyMMddHHmmss is read as UTC")
-    return value.astimezone(UTC).replace(microsecond=0)
+    try:
+        moment = value.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise ValueError("is out of range in UTC") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:  # DCS reads four-digit years only
+        raise ValueError(f"must be in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
+    return moment
 
 
 def format_dcs_time(moment: datetime) -> str:
@@ -57,7 +65,7 @@ class RestoreQuery(BaseModel):
     instance_id: SafeId
     begin_time: UtcTime
     end_time: UtcTime
-    offset: Annotated[int, Field(ge=0, strict=True)] | None = None
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] | None = None
 
     @model_validator(mode="after")
