@@ -481,3 +481,45 @@ def test_an_error_body_nested_deeper_than_the_parser_goes_is_still_a_named_retri
     finally:
         server.shutdown()
         server.server_close()
+
+
+def moved_on(statuses: tuple[str, str]) -> list[dict[str, Any]]:
+    """15 records as DCS serves them (newest first) where the restore at index 3 shows up again at index 12,
+    with the second of ``statuses`` (and that place's times)."""
+    served = generate_records(15, failed_every=0)[::-1]  # the emulator serves the newest first
+    served[3]["status"] = statuses[0]
+    times = {name: served[12][name] for name in ("created_at", "updated_at")}
+    served[12] = {**served[3], **times, "status": statuses[1]}
+    return served
+
+
+@pytest.mark.parametrize(
+    ("statuses", "kept"),
+    [(("restoring", "failed"), "failed"), (("waiting", "restoring"), "restoring"), (("failed", "restoring"), "failed")],
+    ids=["restoring then failed", "waiting then restoring", "failed then restoring"],
+)
+def test_a_restore_seen_twice_keeps_its_place_and_its_most_advanced_status(
+    make_client: MakeClient, statuses: tuple[str, str], kept: str
+) -> None:
+    # Given a window paged by 10 in which the restore at index 3 shows up again at 12, having moved on (or not)
+    served = moved_on(statuses)
+    with Emulator(served) as url:
+        result = make_client(endpoint=url, page_size=10).list_restores(window_query())
+    # Then it is read once, where it was first seen, with the later of its two statuses
+    expected = [record["restore_id"] for index, record in enumerate(served) if index != 12]
+    assert [record.restore_id for record in result.records] == expected
+    assert result.records[3].status == kept
+    assert result.invalid_records == []
+
+
+def test_a_restore_reported_both_succeeded_and_failed_is_invalid_not_forwarded(make_client: MakeClient) -> None:
+    # Given a window paged by 10 where the restore at index 3 has succeeded on page one and failed on page two
+    served = moved_on(("succeed", "failed"))
+    with Emulator(served) as url:
+        result = make_client(endpoint=url, page_size=10).list_restores(window_query())
+    # Then it is reported invalid, where DCS sent it the second time, and read as neither
+    [contradiction] = result.invalid_records
+    assert (contradiction.index, contradiction.restore_id) == (12, served[3]["restore_id"])
+    assert "both succeed and failed" in contradiction.reason
+    assert served[3]["restore_id"] not in {record.restore_id for record in result.records}
+    assert result.counts[RestoreStatus.FAILED] == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import logging
 import threading
@@ -27,7 +28,7 @@ from .errors import (
     DcsTimeoutError,
     DcsUnavailableError,
 )
-from .models import InvalidRecord, RestoreRecord, RestoreResult
+from .models import FINISHED, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .pages import Page, parse_page, peek_total
 from .query import MAX_PAGE_SIZE, RestoreQuery
 from .retry import Deadline, RetryPolicy, parse_retry_after
@@ -318,18 +319,46 @@ def _error_from(kind: type[_E], answer: _Answer, summary: str) -> _E:
     )
 
 
+# How far along a restore is: a record seen twice keeps the later status of the two.
+_PROGRESS = {RestoreStatus.WAITING: 0, RestoreStatus.RESTORING: 1, RestoreStatus.SUCCEED: 2, RestoreStatus.FAILED: 2}
+
+
 def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
-    seen: set[str] = set()
-    records: list[RestoreRecord] = []
+    """The window's records in order, each restore once.
+
+    A restore seen on two pages moved on while the window was paged: it keeps its place and its
+    most advanced status (a failure found on page two is not lost to the ``restoring`` of page
+    one). One that DCS reported both succeeded and failed is invalid, reported, and not forwarded.
+    """
+    chosen: dict[str, RestoreRecord] = {}  # a replaced value keeps the key's first place
+    contradicted: dict[str, InvalidRecord] = {}
     invalid: list[InvalidRecord] = []
     for page in pages:
         invalid.extend(page.invalid)
-        for info in page.records:
-            if info.restore_id not in seen:
-                seen.add(info.restore_id)
-                records.append(info)
+        for position, record in enumerate(page.records):
+            seen = chosen.get(record.restore_id)
+            if seen is None or _PROGRESS[record.status] > _PROGRESS[seen.status]:
+                chosen[record.restore_id] = record
+            elif record.status in FINISHED and seen.status in FINISHED and record.status is not seen.status:
+                contradicted.setdefault(
+                    record.restore_id,
+                    InvalidRecord(
+                        index=_window_index(page, position),
+                        restore_id=record.restore_id,
+                        reason=f"status: DCS reported this restore both {seen.status} and {record.status}",
+                    ),
+                )
+    records = [record for restore_id, record in chosen.items() if restore_id not in contradicted]
+    invalid.extend(contradicted.values())
     truncated = total > max_records or len(records) > max_records
     return RestoreResult.collect(records[:max_records], invalid, total, truncated)
+
+
+def _window_index(page: Page, position: int) -> int:
+    """Where the ``position``-th valid record of ``page`` stood in the window (its invalid ones had places too)."""
+    taken = {record.index for record in page.invalid}
+    places = (index for index in itertools.count(page.offset) if index not in taken)
+    return next(itertools.islice(places, position, None))
 
 
 def _check_endpoint(endpoint: str) -> tuple[str, str]:
