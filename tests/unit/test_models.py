@@ -185,3 +185,14 @@ def test_records_given_the_same_fields_share_one_set_of_them(drifted: bool) -> N
     changed = second.model_copy(update={"backup_remark": "changed"})
     assert changed.__pydantic_fields_set__ is not second.__pydantic_fields_set__
     assert first.model_fields_set == full
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:30:00+01:00", "9999-12-31T20:00:00-12:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_makes_its_record_invalid_not_the_page(moment: str) -> None:
+    # Given a failed record whose time cannot be written in UTC, between two good ones
+    bad = record(restore_id="r-bad", status="failed", created_at=moment)
+    page = parse_page(body(record(restore_id="r-1"), bad, record(restore_id="r-2", status="failed")), 0)
+    # Then it is reported at validation, and the others are read and can be serialised
+    assert [(item.index, item.restore_id) for item in page.invalid] == [(1, "r-bad")]
+    assert "created_at" in page.invalid[0].reason
+    assert [info.model_dump(mode="json")["restore_id"] for info in page.records] == ["r-1", "r-2"]

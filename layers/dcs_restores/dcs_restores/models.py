@@ -46,13 +46,16 @@ def as_utc(value: datetime) -> datetime:
 # pydantic-core; Python is called only for the rare empty value. Times convert to UTC on output.
 _Empty = Annotated[Literal[""] | Annotated[dict[str, Any], Field(max_length=0)], AfterValidator(_no_value)]
 _InOrder = Field(union_mode="left_to_right")
+# A time that stays in the calendar once converted to UTC (0001-01-01T00:30:00+01:00 does not):
+# checked by pydantic-core while validating, so such a record is reported, never crashes later.
+_CalendarTime = Annotated[datetime, Field(gt=datetime(1, 1, 2, tzinfo=UTC), lt=datetime(9999, 12, 30, tzinfo=UTC))]
 if TYPE_CHECKING:  # what the fields hold once validated
     OptionalText = str | None
     OptionalTime = datetime | None
     Progress = float | None
 else:
     OptionalText = Annotated[Annotated[str, Field(min_length=1)] | _Empty | None, _InOrder]
-    OptionalTime = Annotated[datetime | _Empty | None, _InOrder]
+    OptionalTime = Annotated[_CalendarTime | _Empty | None, _InOrder]
     Progress = Annotated[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | _Empty | None, _InOrder]
 
 
