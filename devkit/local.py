@@ -142,5 +142,17 @@ def receive_all(queue_url: str, *, visible_again: bool = False) -> list[dict[str
     return messages
 
 
+# C0 and C1 controls, DEL, and the Unicode line and bidi controls: what could forge a line or recolour
+# the terminal when text that came from DCS (restore IDs, error messages, request IDs) is printed.
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPED = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROLS}
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character written as its escape: one line, no terminal codes."""
+    return text.translate(_ESCAPED)
+
+
 def say(message: str) -> None:
-    print(f"dcs-restore-watch: {message}", file=sys.stderr, flush=True)
+    """One line on stderr; whatever the message holds, it stays one plain line."""
+    print(f"dcs-restore-watch: {printable(message)}", file=sys.stderr, flush=True)
