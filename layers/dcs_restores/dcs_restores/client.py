@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
 import json
 import logging
+import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -13,11 +16,15 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.response import BaseHTTPResponse
 
 from .errors import (
     DcsAuthError,
@@ -82,7 +89,7 @@ class DcsRestoresClient:
         self._now = now
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies or .netrc credentials picked up from the host
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_workers, max_retries=0)
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=max_workers, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
 
@@ -209,28 +216,40 @@ class DcsRestoresClient:
                 now=self._now(),
             )
             retry_after: float | None = None
-            try:
-                with self._session.get(
-                    url,
-                    headers=headers,
-                    timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
-                    allow_redirects=False,
-                    stream=True,
-                ) as response:
-                    # The read timeout holds per socket read; the deadline holds for the whole body.
-                    body = _read_within(response, deadline)
-                    answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
-                    retry_after_header = response.headers.get("Retry-After")
-            except requests.Timeout:
-                last_error = DcsTimeoutError("DCS did not answer in time")
-            except requests.RequestException as error:
-                last_error = DcsUnavailableError(f"could not reach DCS: {type(error).__name__}")
-            else:
-                if answer.status not in _RETRYABLE_STATUS:
-                    _raise_for_status(answer)
-                    return answer
-                last_error = _error_from(DcsUnavailableError, answer, "DCS is unavailable")
-                retry_after = parse_retry_after(retry_after_header, self._now)
+            answered: int | None = None  # the status, once the headers have come
+            with _Watchdog(deadline.remaining()) as watchdog:
+                try:
+                    with self._session.get(
+                        url,
+                        headers=headers,
+                        timeout=(min(self._timeouts[0], budget), min(self._timeouts[1], budget)),
+                        allow_redirects=False,
+                        stream=True,
+                    ) as response:
+                        answered = response.status_code
+                        # The read timeout holds per socket read; the watchdog holds the deadline for the whole read.
+                        body = _read_within(response, deadline)
+                        answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
+                        retry_after_header = response.headers.get("Retry-After")
+                except requests.Timeout:
+                    last_error = DcsTimeoutError("DCS did not answer in time")
+                except requests.ConnectionError as error:
+                    if isinstance(error.args[0] if error.args else None, ReadTimeoutError):  # a body that stalled
+                        last_error = DcsTimeoutError("DCS stopped sending in time", status=answered)
+                    else:
+                        last_error = DcsUnavailableError(f"could not reach DCS: {type(error).__name__}")
+                except requests.RequestException as error:
+                    last_error = DcsUnavailableError(f"could not reach DCS: {type(error).__name__}")
+                else:
+                    if not watchdog.fired and answer.status not in _RETRYABLE_STATUS:
+                        _raise_for_status(answer)
+                        return answer
+                    last_error = _error_from(DcsUnavailableError, answer, "DCS is unavailable")
+                    retry_after = parse_retry_after(retry_after_header, self._now)
+            if watchdog.fired:  # whatever the read ended with, it was cut at the deadline: no retry
+                if answered is None:
+                    raise DcsTimeoutError("DCS did not answer before the deadline")
+                raise DcsTimeoutError("the deadline passed while DCS was still sending", status=answered)
             delay = self._retry.delay(attempt, retry_after)
             if attempt + 1 == self._retry.max_attempts:
                 break
@@ -257,6 +276,97 @@ class DcsRestoresClient:
             time.sleep(seconds)
         if abandon is not None and abandon.is_set():
             raise _AbandonedError("another page of this window failed")
+
+
+_watching = threading.local()  # the watchdog of the request this thread is making, if any
+
+
+class _Watchdog:
+    """Shuts the socket of one request down when its deadline passes, whatever the peer is doing.
+
+    A timeout of ``requests`` holds per socket operation: a peer that trickles bytes (in the
+    headers or the body) never trips it. The watchdog's timer does not care: at the deadline it
+    shuts the socket down, which ends a read blocked on it at once; the caller sees ``fired``.
+    The connection learns its watchdog when it waits for the response (:class:`_WatchedConnection`);
+    connecting itself is bounded by the connect timeout, which is cut to the time left.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._done = False
+        self._timer = threading.Timer(max(0.0, seconds), self._fire) if math.isfinite(seconds) else None
+
+    def __enter__(self) -> Self:
+        _watching.current = self
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        with self._lock:  # from here on the socket is back in the pool: the timer must not touch it
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+        _watching.current = None
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            if self._done or sock is None:
+                return
+            self._sock = sock
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            if self._sock is not None:
+                _shut(self._sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, on a TLS socket too: the TLS state belongs to the reading thread.
+    with contextlib.suppress(OSError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedConnection(HTTPConnection):
+    def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
+        watchdog: _Watchdog | None = getattr(_watching, "current", None)
+        if watchdog is not None:
+            watchdog.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedTlsConnection(HTTPSConnection):
+    def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
+        watchdog: _Watchdog | None = getattr(_watching, "current", None)
+        if watchdog is not None:
+            watchdog.watch(self.sock)
+        return super().getresponse()
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedTlsPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedTlsConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose connections tell the watchdog of the request in this thread their socket."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTlsPool}
 
 
 def _read_within(response: requests.Response, deadline: Deadline) -> bytes:
