@@ -454,6 +454,35 @@ def test_a_claim_retried_after_its_first_attempt_landed_is_still_this_runs(aws: 
     assert ledger_states(aws) == {"r-1": "forwarded", "r-2": "forwarded"}
 
 
+def test_a_failed_restore_too_large_for_one_message_is_forwarded_cut_down_and_says_so(aws: AwsResources) -> None:
+    # Given a failed restore whose remark alone is 2 MB, between two ordinary ones
+    restores = [failed("r-1"), failed("r-2", remark="x" * 2_000_000), failed("r-3")]
+    # When they are forwarded
+    outcome = forwarder(aws).forward(restores, budget())
+    # Then all three are queued: the large one with its remark cut, saying which field was cut
+    assert outcome.queued == 3
+    bodies = {body["restore_id"]: body for body in (json.loads(message["Body"]) for message in aws.messages())}
+    assert sorted(bodies) == ["r-1", "r-2", "r-3"]
+    assert bodies["r-2"]["cut_fields"] == ["restore_remark"]
+    assert bodies["r-2"]["restore_remark"] == "x" * 1024
+    assert "cut_fields" not in bodies["r-1"]
+    assert ledger_states(aws) == dict.fromkeys(["r-1", "r-2", "r-3"], "forwarded")
+
+
+def test_whatever_is_raised_between_claim_and_send_no_claim_is_left_sending(aws: AwsResources) -> None:
+    # Given an SQS client that fails in a way nobody planned for
+    class BrokenSqs:
+        def send_message_batch(self, **_: Any) -> Any:
+            raise RuntimeError("not an AWS error")
+
+    # When three claimed restores meet it, Then the error surfaces and every claim was given back
+    with pytest.raises(RuntimeError):
+        forwarder(aws, BrokenSqs()).forward([failed(f"r-{n}") for n in range(3)], budget())
+    assert ledger_states(aws) == {}
+    # And the retry, with SQS working, sends them at once instead of waiting for leases to lapse
+    assert forwarder(aws).forward([failed(f"r-{n}") for n in range(3)], budget()).queued == 3
+
+
 def test_an_unavailable_ledger_fails_the_run_before_anything_is_sent(aws: AwsResources) -> None:
     class BrokenDynamoDb:
         def __getattr__(self, name: str) -> Any:

@@ -196,3 +196,10 @@ def test_a_time_that_leaves_the_calendar_in_utc_makes_its_record_invalid_not_the
     assert [(item.index, item.restore_id) for item in page.invalid] == [(1, "r-bad")]
     assert "created_at" in page.invalid[0].reason
     assert [info.model_dump(mode="json")["restore_id"] for info in page.records] == ["r-1", "r-2"]
+
+
+def test_a_restore_id_too_long_to_key_the_ledger_makes_its_record_invalid() -> None:
+    # DynamoDB keys hold 2,048 bytes: the ledger's key is project#instance#restore
+    page = parse_page(body(record(restore_id="r" * 3000, status="failed"), record(restore_id="r-2")), 0)
+    assert [(item.index, item.reason.split(":")[0]) for item in page.invalid] == [(0, "restore_id")]
+    assert [info.restore_id for info in page.records] == ["r-2"]

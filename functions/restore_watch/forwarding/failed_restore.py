@@ -9,6 +9,18 @@ from datetime import datetime
 
 from dcs_restores import RestoreRecord
 
+MAX_MESSAGE_BYTES = 1_048_576  # SQS: one message, body and attributes together
+MAX_CODE_ATTRIBUTE = 256  # a longer error_code stays in the body only
+MAX_BODY_BYTES = (
+    MAX_MESSAGE_BYTES - 8_192
+)  # the attributes (IDs of at most 256 characters, a short code) fit in the rest
+FREE_TEXT = ("restore_name", "backup_name", "restore_remark", "backup_remark", "error_code")
+CUT_TO = 1_024  # characters a cut field keeps
+
+
+def _compact(body: dict[str, object]) -> str:
+    return json.dumps(body, separators=(",", ":"))
+
 
 @dataclass(frozen=True)
 class FailedRestore:
@@ -27,14 +39,28 @@ class FailedRestore:
         return self.record.restore_id
 
     def message_body(self) -> str:
+        """The normalised record, its instance and project, and when it was seen, as compact JSON.
+
+        A record too large for one SQS message has its longest free-text fields cut to
+        ``CUT_TO`` characters, one at a time until it fits, and says which in ``cut_fields``:
+        a failed restore is never dropped for the size of its remarks.
+        """
         body = self.record.model_dump(mode="json")
         body.update(instance_id=self.instance_id, project_id=self.project_id, seen_at=self.seen_at.isoformat())
-        return json.dumps(body, separators=(",", ":"))
+        text = _compact(body)
+        cut: list[str] = []
+        for field in sorted(FREE_TEXT, key=lambda name: len(body.get(name) or ""), reverse=True):
+            if len(text.encode()) <= MAX_BODY_BYTES or len(body.get(field) or "") <= CUT_TO:
+                break
+            body[field] = body[field][:CUT_TO]
+            cut.append(field)
+            text = _compact({**body, "cut_fields": sorted(cut)})
+        return text
 
     def attributes(self) -> dict[str, dict[str, str]]:
         """SQS message attributes, for consumers that filter without reading the body."""
         values = {"instance_id": self.instance_id, "restore_id": self.record.restore_id}
-        if self.record.error_code:
+        if self.record.error_code and len(self.record.error_code) <= MAX_CODE_ATTRIBUTE:  # a code, not a remark
             values["error_code"] = self.record.error_code
         return {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
 

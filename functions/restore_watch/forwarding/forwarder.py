@@ -131,7 +131,11 @@ class FailedRestoreForwarder:
         if ran_long:  # claiming took longer than it had before: give it all back
             sent, unsent = list[FailedRestore](), taken
         else:
-            sent, unsent = self._publisher.send(taken, work.before(settling), timing, pool)
+            try:
+                sent, unsent = self._publisher.send(taken, work.before(settling), timing, pool)
+            except BaseException:  # re-raised, once no claim of this chunk is left to block the retry
+                self._release(taken, work, timing, pool)
+                raise
             if taken:
                 pace.send = max(pace.send or 0.0, began - work.remaining())
         unconfirmed = self._settle(sent, unsent, work, timing, pace, pool)

@@ -86,7 +86,14 @@ class QueuePublisher:
                     QueueUrl=self._queue_url, Entries=[entry for entry, _ in pending.values()]
                 )
             except (ClientError, BotoCoreError) as error:  # throttled or unreachable: the whole batch is retried
-                logger.warning("SendMessageBatch failed", extra={"code": describe(error), "attempt": attempt + 1})
+                logger.warning(
+                    "SendMessageBatch failed",
+                    extra={
+                        "code": describe(error),
+                        "attempt": attempt + 1,
+                        "restore_ids": [restore.restore_id for _, restore in pending.values()],
+                    },
+                )
                 continue
             finally:
                 slowest.saw(began - deadline.remaining())
@@ -94,7 +101,11 @@ class QueuePublisher:
                 acknowledged.append(pending.pop(done["Id"])[1])
             failed = answer.get("Failed", [])
             if failed:
-                logger.warning("SQS refused entries", extra={"codes": sorted({f.get("Code", "") for f in failed})})
+                refused = {f["Id"]: f.get("Code", "") for f in failed if f.get("Id") in pending}
+                logger.warning(
+                    "SQS refused entries",
+                    extra={"refused": {pending[entry][1].restore_id: code for entry, code in refused.items()}},
+                )
             if not pending:
                 break
         return acknowledged, [restore for _, restore in pending.values()]

@@ -67,7 +67,8 @@ class InstanceRestoreInfo(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    restore_id: Annotated[str, Field(min_length=1)]
+    # A restore ID is a UUID; past 256 characters it could not key the ledger (DynamoDB: 2,048 bytes).
+    restore_id: Annotated[str, Field(min_length=1, max_length=256)]
     status: RestoreStatus
     restore_name: OptionalText = None
     backup_id: OptionalText = None
