@@ -49,6 +49,7 @@ class Runtime:
                 self.settings.dcs_endpoint,
                 credentials,
                 max_records=self.settings.max_records,
+                max_page_bytes=self.settings.max_page_bytes,
                 connect_timeout=self.timing.dcs_connect_timeout,
                 read_timeout=self.timing.dcs_read_timeout,
                 min_request_time=self.timing.min_dcs_request,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from dcs_restores import SafeId, first_error
+from dcs_restores import DEFAULT_MAX_PAGE_BYTES, SafeId, first_error
 
 from .errors import ConfigurationError
 from .shaping import DEFAULT_MAX_RESPONSE_BYTES, ResponseBytes
@@ -32,6 +32,7 @@ class Settings(BaseModel):
     ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    max_page_bytes: Annotated[int, Field(ge=65_536, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAGE_BYTES
     max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
     schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] = DEFAULT_LOOKBACK
 

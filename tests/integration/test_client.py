@@ -5,7 +5,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -451,36 +452,81 @@ def test_a_first_page_of_the_wrong_shape_stops_the_pages_it_started(
     assert len(emulator.restore_requests()) <= 2
 
 
-class _DeeplyNestedErrors(BaseHTTPRequestHandler):
-    """Answers every request 503 with a JSON body nested 100,000 deep."""
+@contextlib.contextmanager
+def canned_dcs(status: int, body: bytes, headers: dict[str, str] | None = None) -> Iterator[str]:
+    """A peer on loopback that answers every request with ``status`` and ``body``; yields its URL."""
 
-    body = b"[" * 100_000 + b"]" * 100_000
+    class Canned(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client may stop reading on purpose
+                self.wfile.write(body)
 
-    def do_GET(self) -> None:
-        self.send_response(503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
+        def log_message(self, *_: Any) -> None:
+            pass
 
-    def log_message(self, *_: Any) -> None:
-        pass
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Canned)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_error_body_nested_deeper_than_the_parser_goes_is_still_a_named_retried_failure(
     make_client: MakeClient,
 ) -> None:
     # Given a peer whose 503 bodies are nested 100,000 deep
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _DeeplyNestedErrors)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = make_client(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
-        # Then the 503 is retried like any other, and ends as DcsUnavailableError, not a RecursionError
-        with pytest.raises(DcsUnavailableError, match="after 4 attempt"):
-            client.list_restores(window_query())
-    finally:
-        server.shutdown()
-        server.server_close()
+    # Then the 503 is retried like any other, and ends as DcsUnavailableError, not a RecursionError
+    with (
+        canned_dcs(503, b"[" * 100_000 + b"]" * 100_000) as url,
+        pytest.raises(DcsUnavailableError, match="after 4 attempt"),
+    ):
+        make_client(endpoint=url).list_restores(window_query())
+
+
+def gzip_bomb(megabytes: int) -> bytes:
+    """``megabytes`` MiB of spaces (valid JSON padding), gzipped to a few hundred kilobytes."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b" " * (1024 * 1024)
+    return b"".join([*(packer.compress(block) for _ in range(megabytes)), packer.flush()])
+
+
+BOMB = gzip_bomb(256)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (BOMB, {"Content-Encoding": "gzip"}),  # 256 MiB once inflated
+        (b'{"restore_record_response": [], "total_num": 0' + b" " * 8_000_000 + b"}", {}),  # padding
+    ],
+    ids=["gzip bomb", "whitespace padding"],
+)
+def test_a_page_body_is_refused_the_moment_it_passes_its_byte_limit(
+    make_client: MakeClient, body: bytes, headers: dict[str, str]
+) -> None:
+    # Given a peer whose one page would take hundreds of megabytes once read
+    with canned_dcs(200, body, headers) as url:
+        started = time.monotonic()
+        # Then the read stops at the limit (4 MiB by default, counted after inflating): a named error, at once
+        with pytest.raises(DcsInvalidResponseError, match="more than 4194304 bytes"):
+            make_client(endpoint=url).list_restores(window_query())
+    assert time.monotonic() - started < 3.0  # inflating 256 MiB, or reading 8 MB whole, would not stop there
+
+
+@pytest.mark.parametrize(("records", "what"), [(1_001, "1001 records"), (40_000, "more JSON objects")])
+def test_a_page_with_more_records_than_asked_for_is_refused(make_client: MakeClient, records: int, what: str) -> None:
+    # Given a peer that answers a page of 1,000 with more records than that (tiny ones, within the byte limit)
+    listed = b",".join([b'{"restore_id":"r","status":"failed","x":{}}'] * records)
+    body = b'{"restore_record_response":[' + listed + b'],"total_num":%d}' % records
+    with canned_dcs(200, body) as url, pytest.raises(DcsInvalidResponseError, match=what):
+        make_client(endpoint=url).list_restores(window_query())
 
 
 def moved_on(statuses: tuple[str, str]) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 What this module exports is the whole public surface: nothing else is imported from outside.
 """
 
-from .client import DcsRestoresClient
+from .client import DEFAULT_MAX_PAGE_BYTES, DcsRestoresClient
 from .errors import (
     DcsAuthError,
     DcsBadRequestError,
@@ -20,6 +20,7 @@ from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
 __all__ = [
+    "DEFAULT_MAX_PAGE_BYTES",
     "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "SAFE_ID_PATTERN",

@@ -48,6 +48,12 @@ DEFAULT_MAX_RECORDS = 10_000
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
 _CHUNK_BYTES = 64 * 1024
+# A page of 1,000 records whose names and remarks are as long as DCS allows (64 and 128 characters,
+# each sent as six-byte \u escapes) weighs about 2.5 MB; whitespace or a bigger page is not DCS.
+DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
+# Every record is a JSON object, and its fields may hold a few more ({} for "no value", new fields):
+# a body with more objects than this per record asked for is not a page of records, and is not parsed.
+_MAX_OBJECTS_PER_RECORD = 32
 
 
 class DcsRestoresClient:
@@ -69,6 +75,7 @@ class DcsRestoresClient:
         max_workers: int = 10,
         page_size: int = MAX_PAGE_SIZE,
         max_records: int = DEFAULT_MAX_RECORDS,
+        max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
         min_request_time: float = 0.5,
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -84,6 +91,7 @@ class DcsRestoresClient:
         self._max_workers = max_workers
         self._page_size = page_size
         self._max_records = max_records
+        self._max_page_bytes = max_page_bytes
         self._min_request_time = min_request_time
         self._sleep = sleep
         self._now = now
@@ -119,7 +127,7 @@ class DcsRestoresClient:
 
         def validate_arrived() -> None:  # also runs while further pages are on the wire
             for offset in sorted(answers.keys() - pages.keys()):
-                pages[offset] = _to_page(answers[offset], offset)
+                pages[offset] = _to_page(answers[offset], offset, self._page_limit(offset))
 
         total = peek_total(answers[0].body) if answers[0].status == 200 else 0
         while True:
@@ -136,7 +144,7 @@ class DcsRestoresClient:
 
     def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
         """One page exactly as asked; a 204 is an empty page."""
-        return _to_page(self._fetch(query, offset, limit, deadline or Deadline.never()), offset)
+        return _to_page(self._fetch(query, offset, limit, deadline or Deadline.never()), offset, limit)
 
     def _fetch(
         self,
@@ -228,7 +236,7 @@ class DcsRestoresClient:
                     ) as response:
                         answered = response.status_code
                         # The read timeout holds per socket read; the watchdog holds the deadline for the whole read.
-                        body = _read_within(response, deadline)
+                        body = _read_within(response, deadline, self._max_page_bytes)
                         answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
                         retry_after_header = response.headers.get("Retry-After")
                 except requests.Timeout:
@@ -369,9 +377,19 @@ class _WatchedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTlsPool}
 
 
-def _read_within(response: requests.Response, deadline: Deadline) -> bytes:
+def _read_within(response: requests.Response, deadline: Deadline, max_bytes: int) -> bytes:
+    """The body, decompressed (urllib3 inflates no more than a chunk at a time), and refused the
+    moment it passes ``max_bytes``: a gzip bomb or a gigabyte of padding is never held."""
     chunks = []
+    size = 0
     for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+        size += len(chunk)
+        if size > max_bytes:
+            raise DcsInvalidResponseError(
+                f"DCS sent more than {max_bytes} bytes for one page",
+                status=response.status_code,
+                request_id=response.headers.get("X-Request-Id"),
+            )
         chunks.append(chunk)
         if deadline.remaining() <= 0:
             raise DcsTimeoutError("the deadline passed while DCS was still sending", status=response.status_code)
@@ -389,10 +407,21 @@ class _Answer:
     body: bytes
 
 
-def _to_page(answer: _Answer, offset: int) -> Page:
+def _to_page(answer: _Answer, offset: int, limit: int) -> Page:
+    """The page DCS answered for ``limit`` records from ``offset``; more records than asked is not a page."""
     if answer.status == 204:
         return Page(offset, 0, [], [])
-    return parse_page(answer.body, offset, answer.request_id)
+    if answer.body.count(b"{") > _MAX_OBJECTS_PER_RECORD * limit + 1:  # counted before anything is built
+        raise _too_many(answer, "more JSON objects than that many records hold", limit)
+    page = parse_page(answer.body, offset, answer.request_id)
+    if len(page.records) + len(page.invalid) > limit:
+        raise _too_many(answer, f"{len(page.records) + len(page.invalid)} records", limit)
+    return page
+
+
+def _too_many(answer: _Answer, what: str, limit: int) -> DcsInvalidResponseError:
+    message = f"DCS sent {what} when {limit} were asked for"
+    return DcsInvalidResponseError(message, status=answer.status, request_id=answer.request_id)
 
 
 def _raise_for_status(answer: _Answer) -> None:
