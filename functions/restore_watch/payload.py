@@ -53,7 +53,9 @@ class RestorePayload(BaseModel):
     )
     counts: dict[RestoreStatus, int]
     invalid_records: list[InvalidRecord]
-    invalid_records_omitted: int = Field(description="Invalid records left out to keep within the size limit.")
+    invalid_records_omitted: int = Field(
+        description="Invalid records left out: beyond the 1,000 a window keeps, or to keep within the size limit."
+    )
     truncated: bool = Field(description="The window held more records than MAX_RECORDS; the rest were not read.")
     forwarded: Forwarded
 
@@ -69,7 +71,7 @@ class RestorePayload(BaseModel):
             records_included=RecordSelection.ALL,
             counts=result.counts,
             invalid_records=result.invalid_records,
-            invalid_records_omitted=0,
+            invalid_records_omitted=result.invalid_total - len(result.invalid_records),
             truncated=result.truncated,
             forwarded=forwarded,
         )
@@ -83,14 +85,18 @@ class RestorePayload(BaseModel):
     ) -> RestorePayload:
         """This payload carrying only ``records`` (``selection`` of its own) and the first ``invalid`` records.
 
-        ``omitted`` defaults to the invalid records left out.
+        ``omitted`` defaults to the invalid records left out, here and before.
         """
         return self.model_copy(
             update={
                 "records": records,
                 "records_included": selection,
                 "invalid_records": invalid,
-                "invalid_records_omitted": len(self.invalid_records) - len(invalid) if omitted is None else omitted,
+                "invalid_records_omitted": (
+                    self.invalid_records_omitted + len(self.invalid_records) - len(invalid)
+                    if omitted is None
+                    else omitted
+                ),
             }
         )
 

@@ -48,9 +48,13 @@ class RestoreWatch:
 
     def answer(self, query: RestoreQuery, limit: ResponseLimit, budget: Budget, encoding: Encoding) -> Fitted:
         """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` will write it."""
-        fitted = fit(self.watch(query, budget), limit, encoding)
+        whole = self.watch(query, budget)
+        fitted = fit(whole, limit, encoding)
         payload = fitted.payload
-        if payload.records_included is not limit.records or payload.invalid_records_omitted:
+        if (
+            payload.records_included is not limit.records
+            or payload.invalid_records_omitted > whole.invalid_records_omitted
+        ):
             self._count("ResponsesReduced", 1)
             logger.warning(
                 "payload reduced to fit the response limit",
@@ -94,7 +98,7 @@ class RestoreWatch:
             extra={
                 "instance_id": query.instance_id,
                 "counts": {status.value: count for status, count in result.counts.items()},
-                "invalid": len(result.invalid_records),
+                "invalid": result.invalid_total,
                 "queued": forwarded.queued,
                 "already_forwarded": forwarded.already_forwarded,
                 "truncated": result.truncated,
@@ -132,7 +136,7 @@ class RestoreWatch:
     def _record_read(self, result: RestoreResult) -> None:
         for status in RestoreStatus:
             self._count(f"Records{status.value.capitalize()}", result.counts[status])
-        self._count("InvalidRecords", len(result.invalid_records))
+        self._count("InvalidRecords", result.invalid_total)
 
     def _count(self, name: str, value: int) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

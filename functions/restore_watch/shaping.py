@@ -91,12 +91,15 @@ def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding, *, ch
         selections = list(RecordSelection)
         for selection in selections[selections.index(limit.records) :]:
             chosen = selection.select(payload.records)
-            room = limit.max_bytes - _frame_bytes(payload, selection, 0, encoding) - invalid_bytes
+            room = limit.max_bytes - _frame_bytes(payload, selection, payload.invalid_records_omitted, encoding)
+            room -= invalid_bytes
             counted = _encoded_within(chosen, _RECORDS, room, encoding, chunk) if room >= 0 else None
             if counted is not None:
                 return Fitted(payload.reduced_to(selection, chosen, invalid), counted[1])
     # Not even the invalid records fit: no records, and as many of those as there is room for.
-    room = limit.max_bytes - _frame_bytes(payload, RecordSelection.NONE, len(invalid), encoding)
+    room = limit.max_bytes - _frame_bytes(
+        payload, RecordSelection.NONE, payload.invalid_records_omitted + len(invalid), encoding
+    )
     kept = _prefix_within(invalid, room, encoding)
     return Fitted(payload.reduced_to(RecordSelection.NONE, [], invalid[:kept]), [])
 

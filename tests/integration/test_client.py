@@ -569,3 +569,19 @@ def test_a_restore_reported_both_succeeded_and_failed_is_invalid_not_forwarded(m
     assert "both succeed and failed" in contradiction.reason
     assert served[3]["restore_id"] not in {record.restore_id for record in result.records}
     assert result.counts[RestoreStatus.FAILED] == 0
+
+
+def test_invalid_records_are_kept_up_to_the_cap_and_counted_beyond_it(make_client: MakeClient) -> None:
+    # Given a window of 35 records paged by 10, 25 of them with a status DCS never sends
+    records = generate_records(35)
+    for record in records[:25]:
+        record["status"] = "exploded"
+    with Emulator(records) as url:
+        result = make_client(endpoint=url, page_size=10, max_invalid_records=10).list_restores(window_query())
+    # Then the first 10 are kept for the report, all 25 are counted, and the 10 good ones are read
+    assert len(result.invalid_records) == 10
+    assert result.invalid_total == 25
+    assert [record.index for record in result.invalid_records] == sorted(
+        record.index for record in result.invalid_records
+    )
+    assert len(result.records) == 10

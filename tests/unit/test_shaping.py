@@ -186,3 +186,17 @@ def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> No
     fitted = fit(RestorePayload.model_validate(frame), share, LAMBDA_RESULT).payload
     assert lambda_bytes({"reports": [fitted.to_json()] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
     assert counted_json(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared
+
+
+def test_invalid_records_beyond_the_windows_cap_stay_counted_as_omitted_through_fitting() -> None:
+    # Given a payload built from a window that kept 3 of its 8 invalid records
+    invalid = [{"index": n, "restore_id": f"x{n}", "reason": "status: bad"} for n in range(3)]
+    payload = payload_of([{"restore_id": "r", "status": "failed"}], invalid).model_copy(
+        update={"invalid_records_omitted": 5}
+    )
+    # When it is fitted with room to spare, Then the 5 stay omitted; with room for one invalid record, 7 are
+    assert fit(payload, ResponseLimit(), LAMBDA_RESULT).payload.invalid_records_omitted == 5
+    frame = counted(payload.reduced_to(RecordSelection.NONE, [], [], 8), LAMBDA_RESULT)
+    one = len(json.dumps(invalid[0]))
+    tight = fit(payload, ResponseLimit(max_bytes=frame + one + 2), LAMBDA_RESULT).payload
+    assert (len(tight.invalid_records), tight.invalid_records_omitted) == (1, 7)

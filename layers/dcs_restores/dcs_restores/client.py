@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "dcs-restore-watch/0.1"
 DEFAULT_MAX_RECORDS = 10_000
+DEFAULT_MAX_INVALID_RECORDS = 1_000  # kept for the report; the rest are counted (a window of garbage stays small)
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
 _CHUNK_BYTES = 64 * 1024
@@ -76,6 +77,7 @@ class DcsRestoresClient:
         page_size: int = MAX_PAGE_SIZE,
         max_records: int = DEFAULT_MAX_RECORDS,
         max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
+        max_invalid_records: int = DEFAULT_MAX_INVALID_RECORDS,
         min_request_time: float = 0.5,
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -92,6 +94,7 @@ class DcsRestoresClient:
         self._page_size = page_size
         self._max_records = max_records
         self._max_page_bytes = max_page_bytes
+        self._max_invalid = max_invalid_records
         self._min_request_time = min_request_time
         self._sleep = sleep
         self._now = now
@@ -116,7 +119,7 @@ class DcsRestoresClient:
         deadline = deadline or Deadline.never()
         if query.single_page:
             page = self.read_page(query, query.offset or 0, query.limit or self._page_size, deadline)
-            return RestoreResult.collect(page.records, page.invalid, page.total, False)
+            return RestoreResult.collect(page.records, page.invalid, page.total, False, max_invalid=self._max_invalid)
         return self.read_window(query, deadline)
 
     def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
@@ -140,7 +143,7 @@ class DcsRestoresClient:
             validate_arrived()
         validate_arrived()
         total = max(page.total for page in pages.values())
-        return _merge([pages[offset] for offset in sorted(pages)], total, self._max_records)
+        return _merge([pages[offset] for offset in sorted(pages)], total, self._max_records, self._max_invalid)
 
     def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
         """One page exactly as asked; a 204 is an empty page."""
@@ -462,7 +465,7 @@ def _error_from(kind: type[_E], answer: _Answer, summary: str) -> _E:
 _PROGRESS = {RestoreStatus.WAITING: 0, RestoreStatus.RESTORING: 1, RestoreStatus.SUCCEED: 2, RestoreStatus.FAILED: 2}
 
 
-def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
+def _merge(pages: list[Page], total: int, max_records: int, max_invalid: int) -> RestoreResult:
     """The window's records in order, each restore once.
 
     A restore seen on two pages moved on while the window was paged: it keeps its place and its
@@ -490,7 +493,7 @@ def _merge(pages: list[Page], total: int, max_records: int) -> RestoreResult:
     records = [record for restore_id, record in chosen.items() if restore_id not in contradicted]
     invalid.extend(contradicted.values())
     truncated = total > max_records or len(records) > max_records
-    return RestoreResult.collect(records[:max_records], invalid, total, truncated)
+    return RestoreResult.collect(records[:max_records], invalid, total, truncated, max_invalid=max_invalid)
 
 
 def _window_index(page: Page, position: int) -> int:

@@ -128,18 +128,31 @@ class RestoreResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     records: list[RestoreRecord]
-    invalid_records: list[InvalidRecord]
+    invalid_records: list[InvalidRecord] = Field(description="The first invalid records, up to the client's cap.")
+    invalid_total: int = Field(description="Every invalid record seen, kept or not.")
     total: int = Field(description="total_num as DCS reported it (the largest seen while paging).")
     counts: dict[RestoreStatus, int]
     truncated: bool
 
     @classmethod
     def collect(
-        cls, records: list[RestoreRecord], invalid: list[InvalidRecord], total: int, truncated: bool
+        cls,
+        records: list[RestoreRecord],
+        invalid: list[InvalidRecord],
+        total: int,
+        truncated: bool,
+        *,
+        max_invalid: int | None = None,
     ) -> RestoreResult:
+        """The result of these records; of ``invalid``, the first ``max_invalid`` are kept and all are counted."""
         counts = dict.fromkeys(RestoreStatus, 0)
         for record in records:
             counts[record.status] += 1
         return cls.model_construct(
-            records=records, invalid_records=invalid, total=total, counts=counts, truncated=truncated
+            records=records,
+            invalid_records=invalid if max_invalid is None else invalid[:max_invalid],
+            invalid_total=len(invalid),
+            total=total,
+            counts=counts,
+            truncated=truncated,
         )
