@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -40,6 +41,14 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator("failed_restores_queue_url")
+    @classmethod
+    def _a_queue_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or len(parts.path.strip("/").split("/")) != 2:
+            raise ValueError("must be a queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue>")
+        return value
 
     @field_validator("allowed_project_ids", mode="before")
     @classmethod

@@ -225,6 +225,8 @@ def test_a_cold_start_is_counted_once(function_env: dict[str, str], capsys: pyte
         ("MAX_WINDOW_DAYS", "0", "greater than or equal to 1"),
         ("MAX_RECORDS", "lots", "integer"),
         ("FAILED_RESTORES_QUEUE_URL", None, "is required"),
+        ("FAILED_RESTORES_QUEUE_URL", "failed-restores", "must be a queue URL"),
+        ("MAX_PAGE_BYTES", "1024", "greater than or equal to 65536"),
     ],
 )
 def test_bad_settings_name_the_variable(
@@ -334,6 +336,21 @@ def test_a_secret_that_fails_between_instances_fails_that_instance_only(
     # Then the first failed on DCS's refusal, the second on re-reading the secret, and both are named
     failures = {instance: type(error).__name__ for instance, error in raised.value.failures.items()}
     assert failures == dict(zip(event["instance_ids"], ["DcsAuthError", "ConfigurationError"], strict=True))
+
+
+def test_a_queue_url_that_names_no_queue_is_a_configuration_error_that_leaves_no_claim(
+    function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    # Given a well-formed queue URL whose queue does not exist
+    monkeypatch.setenv("FAILED_RESTORES_QUEUE_URL", aws.queue_url + "-gone")
+    # When failed restores are forwarded, Then the setting is named (no retry would help)
+    with pytest.raises(ConfigurationError) as raised:
+        lambda_handler(load_event("direct-invoke.json"), LocalContext())
+    assert raised.value.variable == "FAILED_RESTORES_QUEUE_URL"
+    assert type(raised.value) is ConfigurationError
+    # And no claim is left in the ledger to hold up the run after the fix
+    items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
+    assert [item for item in items if item["state"]["S"] == "sending"] == []
 
 
 def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:

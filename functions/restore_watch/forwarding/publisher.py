@@ -17,8 +17,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dcs_restores import Deadline
 
-from ..aws_errors import describe
+from ..aws_errors import aws_error_code, describe
 from ..budget import Timing, pause_before_retry
+from ..errors import ConfigurationError
 from .failed_restore import FailedRestore
 
 if TYPE_CHECKING:
@@ -86,6 +87,10 @@ class QueuePublisher:
                     QueueUrl=self._queue_url, Entries=[entry for entry, _ in pending.values()]
                 )
             except (ClientError, BotoCoreError) as error:  # throttled or unreachable: the whole batch is retried
+                if aws_error_code(error) in _NO_SUCH_QUEUE:  # no retry will find it: the setting is wrong
+                    raise ConfigurationError(
+                        "FAILED_RESTORES_QUEUE_URL", "names no queue this function can reach"
+                    ) from None
                 logger.warning(
                     "SendMessageBatch failed",
                     extra={
@@ -109,6 +114,10 @@ class QueuePublisher:
             if not pending:
                 break
         return acknowledged, [restore for _, restore in pending.values()]
+
+
+# What SQS answers when the queue URL names no queue (the JSON protocol's code, then the query protocol's).
+_NO_SUCH_QUEUE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class _SlowestCall:
