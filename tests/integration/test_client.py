@@ -3,6 +3,8 @@
 import contextlib
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -497,21 +499,14 @@ def gzip_bomb(megabytes: int) -> bytes:
     return b"".join([*(packer.compress(block) for _ in range(megabytes)), packer.flush()])
 
 
-BOMB = gzip_bomb(256)
-
-
-@pytest.mark.parametrize(
-    ("body", "headers"),
-    [
-        (BOMB, {"Content-Encoding": "gzip"}),  # 256 MiB once inflated
-        (b'{"restore_record_response": [], "total_num": 0' + b" " * 8_000_000 + b"}", {}),  # padding
-    ],
-    ids=["gzip bomb", "whitespace padding"],
-)
-def test_a_page_body_is_refused_the_moment_it_passes_its_byte_limit(
-    make_client: MakeClient, body: bytes, headers: dict[str, str]
-) -> None:
-    # Given a peer whose one page would take hundreds of megabytes once read
+@pytest.mark.parametrize("padded", [False, True], ids=["gzip bomb", "whitespace padding"])
+def test_a_page_body_is_refused_the_moment_it_passes_its_byte_limit(make_client: MakeClient, padded: bool) -> None:
+    # Given a peer whose one page would take hundreds of megabytes once read (256 MiB inflated, or 8 MB of spaces)
+    body, headers = (
+        (b'{"restore_record_response": [], "total_num": 0' + b" " * 8_000_000 + b"}", {})
+        if padded
+        else (gzip_bomb(256), {"Content-Encoding": "gzip"})
+    )
     with canned_dcs(200, body, headers) as url:
         started = time.monotonic()
         # Then the read stops at the limit (4 MiB by default, counted after inflating): a named error, at once
@@ -585,3 +580,45 @@ def test_invalid_records_are_kept_up_to_the_cap_and_counted_beyond_it(make_clien
         record.index for record in result.invalid_records
     )
     assert len(result.records) == 10
+
+
+# The peak is VmHWM, of this process's own memory: ru_maxrss would carry over the test runner's peak through exec.
+MEASURE_READ = """
+import re, sys
+from dcs_restores import Credentials, DcsError, DcsRestoresClient, RestoreQuery
+query = RestoreQuery.of(project_id="p", instance_id="i", begin_time="20240101000000", end_time="20240102000000")
+try:
+    DcsRestoresClient(sys.argv[1], Credentials("AK", "SK")).list_restores(query)
+    outcome = "read"
+except DcsError as error:
+    outcome = type(error).__name__
+with open("/proc/self/status") as status:
+    peak_kib = int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1))
+print(outcome, peak_kib // 1024)
+"""
+
+
+HOSTILE_PAGES: dict[str, Callable[[], tuple[bytes, dict[str, str]]]] = {  # built when their test runs
+    "gzip bomb of 1 GiB": lambda: (gzip_bomb(1024), {"Content-Encoding": "gzip"}),
+    "a page of a million records": lambda: (
+        b'{"restore_record_response":[' + b",".join([b'{"restore_id":"r","status":"failed"}'] * 10**6),
+        {},
+    ),
+    "100 MB of padding": lambda: (b'{"restore_record_response":[],"total_num":0' + b" " * 100_000_000 + b"}", {}),
+}
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("page", list(HOSTILE_PAGES))
+def test_a_hostile_page_never_takes_the_client_past_256_mib(page: str) -> None:
+    # Given a peer whose page would take a gigabyte or more once read and validated
+    body, headers = HOSTILE_PAGES[page]()
+    with canned_dcs(200, body, headers) as url:
+        # When a fresh interpreter reads the window from it
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE_READ, url], capture_output=True, text=True, timeout=60, check=True
+        )
+    # Then it refuses the page by name, and its peak memory stays far from the function's 512 MB
+    outcome, peak_mib = done.stdout.split()
+    assert outcome == "DcsInvalidResponseError"
+    assert int(peak_mib) < 256
