@@ -178,9 +178,9 @@ def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsReso
     restores = [failed(f"r-{n:02}") for n in range(15)]
     with pytest.raises(ForwardingError) as raised:
         forwarder(aws, FlakySqs(fail_after_calls=1), chunk=10).forward(restores, budget())
-    # Then the run fails, naming what it could not send
+    # Then the run fails, naming what it could not send and why
     assert raised.value.unsent == [f"r-{n}" for n in range(10, 15)]
-    assert str(raised.value) == "10 failed restore(s) queued; 5 could not be sent"
+    assert str(raised.value) == "10 failed restore(s) queued; 5 could not be sent (ThrottlingException)"
     # And the ledger kept no claim on the unsent five
     assert Counter(ledger_states(aws).values()) == {"forwarded": 10}
     # When Lambda retries the same event with SQS healthy again

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class _Tally:
     unconfirmed: list[FailedRestore] = field(default_factory=list)  # sent, not marked
     untried: list[FailedRestore] = field(default_factory=list)  # never claimed
     stopped: str = "before the deadline"  # why the untried were not tried
+    send_errors: Counter[str] = field(default_factory=Counter)  # AWS's codes for the sends that failed
 
 
 class FailedRestoreForwarder:
@@ -132,10 +134,12 @@ class FailedRestoreForwarder:
             sent, unsent = list[FailedRestore](), taken
         else:
             try:
-                sent, unsent = self._publisher.send(taken, work.before(settling), timing, pool)
+                sending = self._publisher.send(taken, work.before(settling), timing, pool)
             except BaseException:  # re-raised, once no claim of this chunk is left to block the retry
                 self._release(taken, work, timing, pool)
                 raise
+            sent, unsent = sending.sent, sending.unsent
+            tally.send_errors.update(sending.errors)
             if taken:
                 pace.send = max(pace.send or 0.0, began - work.remaining())
         unconfirmed = self._settle(sent, unsent, work, timing, pace, pool)
@@ -257,7 +261,7 @@ def _try_claim(ledger: Ledger, restore: FailedRestore, lease: timedelta) -> Clai
 
 def _left_for_retry(tally: _Tally, kind: type[ForwardingError], cause: str = "") -> ForwardingError:
     left = {
-        "could not be sent": tally.unsent,
+        f"could not be sent{_codes(tally.send_errors)}": tally.unsent,
         "are being forwarded by another invocation": tally.in_flight,
         f"were not claimed {tally.stopped}": tally.untried,
         "were sent but could not be marked in the ledger": tally.unconfirmed,
@@ -270,6 +274,10 @@ def _left_for_retry(tally: _Tally, kind: type[ForwardingError], cause: str = "")
         unconfirmed=_ids(tally.unconfirmed),
         queued=len(tally.sent),
     )
+
+
+def _codes(errors: Counter[str]) -> str:
+    return f" ({', '.join(sorted(errors))})" if errors else ""
 
 
 def _ids(restores: Sequence[FailedRestore]) -> list[str]:

@@ -9,8 +9,10 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -44,8 +46,8 @@ class QueuePublisher:
 
     def send(
         self, restores: Sequence[FailedRestore], deadline: Deadline, timing: Timing, pool: Executor | None = None
-    ) -> tuple[list[FailedRestore], list[FailedRestore]]:
-        """Send all that ``deadline`` leaves time for; return (acknowledged, unsent).
+    ) -> Sending:
+        """Send all that ``deadline`` leaves time for: what SQS acknowledged, what not, and why not.
 
         Batches go out at once on ``pool`` for a standard queue, one after another for a FIFO queue
         (whose order within an instance's group is kept).
@@ -56,9 +58,11 @@ class QueuePublisher:
             results = [self._send_batch(batch, deadline, timing, slowest) for batch in batches]
         else:
             results = list(pool.map(lambda batch: self._send_batch(batch, deadline, timing, slowest), batches))
-        sent = [restore for acknowledged, _ in results for restore in acknowledged]
-        unsent = [restore for _, failed in results for restore in failed]
-        return sent, unsent
+        return Sending(
+            sent=[restore for result in results for restore in result.sent],
+            unsent=[restore for result in results for restore in result.unsent],
+            errors=sum((result.errors for result in results), Counter[str]()),
+        )
 
     def _entry(self, index: int, restore: FailedRestore) -> SendMessageBatchRequestEntryTypeDef:
         entry: SendMessageBatchRequestEntryTypeDef = {
@@ -71,11 +75,10 @@ class QueuePublisher:
             entry["MessageDeduplicationId"] = restore.deduplication_id
         return entry
 
-    def _send_batch(
-        self, batch: _Batch, deadline: Deadline, timing: Timing, slowest: _SlowestCall
-    ) -> tuple[list[FailedRestore], list[FailedRestore]]:
+    def _send_batch(self, batch: _Batch, deadline: Deadline, timing: Timing, slowest: _SlowestCall) -> Sending:
         pending = {entry["Id"]: (entry, restore) for entry, restore in batch}
         acknowledged: list[FailedRestore] = []
+        errors = Counter[str]()
         for attempt in range(timing.send_attempts):
             if attempt and not pause_before_retry(attempt, deadline, timing, self._sleep):
                 break
@@ -91,6 +94,7 @@ class QueuePublisher:
                     raise ConfigurationError(
                         "FAILED_RESTORES_QUEUE_URL", "names no queue this function can reach"
                     ) from None
+                errors[describe(error)] += 1
                 logger.warning(
                     "SendMessageBatch failed",
                     extra={
@@ -107,13 +111,23 @@ class QueuePublisher:
             failed = answer.get("Failed", [])
             if failed:
                 refused = {f["Id"]: f.get("Code", "") for f in failed if f.get("Id") in pending}
+                errors.update(refused.values())
                 logger.warning(
                     "SQS refused entries",
                     extra={"refused": {pending[entry][1].restore_id: code for entry, code in refused.items()}},
                 )
             if not pending:
                 break
-        return acknowledged, [restore for _, restore in pending.values()]
+        return Sending(acknowledged, [restore for _, restore in pending.values()], errors)
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What one ``send`` came to: acknowledged, not sent, and the AWS error codes met on the way."""
+
+    sent: list[FailedRestore]
+    unsent: list[FailedRestore]
+    errors: Counter[str] = field(default_factory=Counter)
 
 
 # What SQS answers when the queue URL names no queue (the JSON protocol's code, then the query protocol's).
