@@ -1,6 +1,7 @@
 """The client against the DCS emulator, over real loopback HTTP."""
 
 import contextlib
+import json
 import logging
 import socket
 import subprocess
@@ -513,6 +514,14 @@ def test_a_page_body_is_refused_the_moment_it_passes_its_byte_limit(make_client:
         with pytest.raises(DcsInvalidResponseError, match="more than 4194304 bytes"):
             make_client(endpoint=url).list_restores(window_query())
     assert time.monotonic() - started < 3.0  # inflating 256 MiB, or reading 8 MB whole, would not stop there
+
+
+def test_braces_quoted_in_a_remark_do_not_make_a_small_page_look_too_big(make_client: MakeClient) -> None:
+    record = {"restore_id": "r-1", "status": "failed", "restore_remark": "{" * 40}
+    body = json.dumps({"restore_record_response": [record], "total_num": 1}).encode()
+    with canned_dcs(200, body) as url:
+        page = make_client(endpoint=url).list_restores(window_query(offset=0, limit=1))
+    assert [info.restore_remark for info in page.records] == ["{" * 40]
 
 
 @pytest.mark.parametrize(("records", "what"), [(1_001, "1001 records"), (40_000, "more JSON objects")])

@@ -454,6 +454,20 @@ def test_a_claim_retried_after_its_first_attempt_landed_is_still_this_runs(aws: 
     assert ledger_states(aws) == {"r-1": "forwarded", "r-2": "forwarded"}
 
 
+def test_any_free_text_field_is_cut_when_it_alone_would_pass_the_limit(aws: AwsResources) -> None:
+    # Given a failed restore whose backup ID alone is 1.1 MB, and whose remark is long too
+    restore = failed("r-1", remark="y" * 5_000)
+    huge = restore.record.model_copy(update={"backup_id": "b" * 1_100_000})
+    outcome = forwarder(aws).forward([FailedRestore("proj", "inst-1", huge, SEEN_AT)], budget())
+    # Then it is queued with only what had to go cut (the backup ID; the remark fits), within SQS's limit
+    assert outcome.queued == 1
+    [message] = aws.messages()
+    body = json.loads(message["Body"])
+    assert body["cut_fields"] == ["backup_id"]
+    assert body["restore_remark"] == "y" * 5_000
+    assert len(message["Body"].encode()) < 1_048_576
+
+
 def test_a_failed_restore_too_large_for_one_message_is_forwarded_cut_down_and_says_so(aws: AwsResources) -> None:
     # Given a failed restore whose remark alone is 2 MB, between two ordinary ones
     restores = [failed("r-1"), failed("r-2", remark="x" * 2_000_000), failed("r-3")]

@@ -14,7 +14,7 @@ MAX_CODE_ATTRIBUTE = 256  # a longer error_code stays in the body only
 MAX_BODY_BYTES = (
     MAX_MESSAGE_BYTES - 8_192
 )  # the attributes (IDs of at most 256 characters, a short code) fit in the rest
-FREE_TEXT = ("restore_name", "backup_name", "restore_remark", "backup_remark", "error_code")
+FREE_TEXT = ("restore_name", "backup_id", "backup_name", "restore_remark", "backup_remark", "error_code")  # unbounded
 CUT_TO = 1_024  # characters a cut field keeps
 
 

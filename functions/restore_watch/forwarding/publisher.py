@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,7 +57,9 @@ class QueuePublisher:
         if pool is None or self._fifo:
             results = [self._send_batch(batch, deadline, timing, slowest) for batch in batches]
         else:
-            results = list(pool.map(lambda batch: self._send_batch(batch, deadline, timing, slowest), batches))
+            futures = [pool.submit(self._send_batch, batch, deadline, timing, slowest) for batch in batches]
+            wait(futures)  # all of them, even when one fails: nothing is still in flight when claims are given back
+            results = [future.result() for future in futures]
         return Sending(
             sent=[restore for result in results for restore in result.sent],
             unsent=[restore for result in results for restore in result.unsent],

@@ -55,6 +55,7 @@ DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
 # Every record is a JSON object, and its fields may hold a few more ({} for "no value", new fields):
 # a body with more objects than this per record asked for is not a page of records, and is not parsed.
 _MAX_OBJECTS_PER_RECORD = 32
+_MIN_OBJECTS_ALLOWED = 1_000  # a page of one record may still quote a few braces in its remarks
 
 
 class DcsRestoresClient:
@@ -414,7 +415,8 @@ def _to_page(answer: _Answer, offset: int, limit: int) -> Page:
     """The page DCS answered for ``limit`` records from ``offset``; more records than asked is not a page."""
     if answer.status == 204:
         return Page(offset, 0, [], [])
-    if answer.body.count(b"{") > _MAX_OBJECTS_PER_RECORD * limit + 1:  # counted before anything is built
+    # Counted before anything is built (braces inside strings count too: hence a floor for small pages).
+    if answer.body.count(b"{") > max(_MAX_OBJECTS_PER_RECORD * limit, _MIN_OBJECTS_ALLOWED) + 1:
         raise _too_many(answer, "more JSON objects than that many records hold", limit)
     page = parse_page(answer.body, offset, answer.request_id)
     if len(page.records) + len(page.invalid) > limit:
@@ -491,7 +493,7 @@ def _merge(pages: list[Page], total: int, max_records: int, max_invalid: int) ->
                     ),
                 )
     records = [record for restore_id, record in chosen.items() if restore_id not in contradicted]
-    invalid.extend(contradicted.values())
+    invalid = sorted([*invalid, *contradicted.values()], key=lambda record: record.index)  # the cap keeps the first
     truncated = total > max_records or len(records) > max_records
     return RestoreResult.collect(records[:max_records], invalid, total, truncated, max_invalid=max_invalid)
 
