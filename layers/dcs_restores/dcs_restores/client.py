@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -25,6 +25,9 @@ from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.response import BaseHTTPResponse
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 from .errors import (
     DcsAuthError,
@@ -334,6 +337,12 @@ class _Watchdog:
             if self.fired:
                 _shut(sock)
 
+    def release(self) -> None:
+        """The connection is going back to the pool, its answer read: its socket is another request's next."""
+        with self._lock:
+            self._done = True
+            self._sock = None
+
     def _fire(self) -> None:
         with self._lock:
             if self._done:
@@ -349,28 +358,47 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+def _watch(conn: HTTPConnection) -> None:
+    """Hand the socket to the watchdog of the request this thread is making, and remember it on the connection."""
+    watchdog: _Watchdog | None = getattr(_watching, "current", None)
+    if watchdog is not None:
+        watchdog.watch(conn.sock)
+    conn.watchdog = watchdog  # type: ignore[attr-defined]
+
+
+def _disarm(conn: BaseHTTPConnection | None) -> None:
+    """Before a connection goes back to the pool, its request's watchdog lets go of its socket."""
+    watchdog: _Watchdog | None = getattr(conn, "watchdog", None)
+    if watchdog is not None:
+        watchdog.release()
+
+
 class _WatchedConnection(HTTPConnection):
     def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
-        watchdog: _Watchdog | None = getattr(_watching, "current", None)
-        if watchdog is not None:
-            watchdog.watch(self.sock)
+        _watch(self)
         return super().getresponse()
 
 
 class _WatchedTlsConnection(HTTPSConnection):
     def getresponse(self) -> BaseHTTPResponse:  # type: ignore[override]
-        watchdog: _Watchdog | None = getattr(_watching, "current", None)
-        if watchdog is not None:
-            watchdog.watch(self.sock)
+        _watch(self)
         return super().getresponse()
 
 
 class _WatchedPool(HTTPConnectionPool):
     ConnectionCls = _WatchedConnection
 
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _disarm(conn)
+        super()._put_conn(conn)
+
 
 class _WatchedTlsPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedTlsConnection
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        _disarm(conn)
+        super()._put_conn(conn)
 
 
 class _WatchedAdapter(HTTPAdapter):
