@@ -74,12 +74,16 @@ def list_restores(
     records: Annotated[
         RecordSelection, Query(description="Records to return: all, only the failed ones, or none (counts only)")
     ] = RecordSelection.ALL,
+    restore_id: Annotated[
+        str | None, Query(pattern=SAFE_ID_PATTERN, description="A restore whose record the answer carries as `restore`")
+    ] = None,
 ) -> dict[str, Any]:
     watch = restore_watch()
     settings = watch.settings
     query = build_query(settings, instance_id, project_id, begin_time, end_time, offset=offset, limit=limit)
     budget = watch.budget(resolver.lambda_context.get_remaining_time_in_millis() / 1000, http=True)
-    return watch.answer(query, ResponseLimit(records, settings.max_response_bytes), budget, HTTP_BODY).to_json()
+    fits = ResponseLimit(records, settings.max_response_bytes)
+    return watch.answer(query, fits, budget, HTTP_BODY, restore_id).to_json()
 
 
 @resolver.get("/openapi.json", include_in_schema=False)

@@ -58,10 +58,18 @@ class RestorePayload(BaseModel):
     )
     truncated: bool = Field(description="The window held more records than MAX_RECORDS; the rest were not read.")
     forwarded: Forwarded
+    restore: RestoreRecord | None = Field(
+        default=None,
+        description="The record of the restore the request named (restore_id): null when it named none, or while "
+        "DCS does not list it in the window. Always kept, whatever the size limit leaves out.",
+    )
 
     @classmethod
-    def whole(cls, query: RestoreQuery, result: RestoreResult, forwarded: Forwarded) -> RestorePayload:
+    def whole(
+        cls, query: RestoreQuery, result: RestoreResult, forwarded: Forwarded, restore_id: str | None = None
+    ) -> RestorePayload:
         """Everything read for ``query``: every record, before fitting. Built from validated parts, not re-checked."""
+        watched = next((record for record in result.records if record.restore_id == restore_id), None)
         return cls.model_construct(
             instance_id=query.instance_id,
             project_id=query.project_id,
@@ -74,6 +82,7 @@ class RestorePayload(BaseModel):
             invalid_records_omitted=result.invalid_total - len(result.invalid_records),
             truncated=result.truncated,
             forwarded=forwarded,
+            restore=watched,
         )
 
     def reduced_to(

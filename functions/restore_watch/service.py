@@ -46,9 +46,19 @@ class RestoreWatch:
         """The invocation's time, from what Lambda's context says is left."""
         return Budget.of(remaining_seconds, self._runtime.timing, http=http)
 
-    def answer(self, query: RestoreQuery, limit: ResponseLimit, budget: Budget, encoding: Encoding) -> Fitted:
-        """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` will write it."""
-        whole = self.watch(query, budget)
+    def answer(
+        self,
+        query: RestoreQuery,
+        limit: ResponseLimit,
+        budget: Budget,
+        encoding: Encoding,
+        restore_id: str | None = None,
+    ) -> Fitted:
+        """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` writes it.
+
+        ``restore_id``: a restore whose record the payload carries as ``restore``.
+        """
+        whole = self.watch(query, budget, restore_id)
         fitted = fit(whole, limit, encoding)
         payload = fitted.payload
         if (
@@ -67,13 +77,15 @@ class RestoreWatch:
             )
         return fitted
 
-    def answer_each(self, queries: Sequence[RestoreQuery], limit: ResponseLimit, budget: Budget) -> dict[str, Any]:
+    def answer_each(
+        self, queries: Sequence[RestoreQuery], limit: ResponseLimit, budget: Budget, restore_id: str | None = None
+    ) -> dict[str, Any]:
         """Several instances of one schedule, one by one; any failure fails the invocation once all were tried."""
         reports: list[dict[str, Any]] = []
         failures: dict[str, Exception] = {}
         for query in queries:
             try:
-                reports.append(self.answer(query, limit, budget, LAMBDA_RESULT).to_json())
+                reports.append(self.answer(query, limit, budget, LAMBDA_RESULT, restore_id).to_json())
             except (DcsError, ForwardingError, ConfigurationError) as error:  # the others are still watched
                 failures[query.instance_id] = error
         logger.info("instances watched", extra={"reports": len(reports), "failed": sorted(failures)})
@@ -81,7 +93,7 @@ class RestoreWatch:
             raise InstancesFailedError(failures)
         return {"reports": reports}
 
-    def watch(self, query: RestoreQuery, budget: Budget) -> RestorePayload:
+    def watch(self, query: RestoreQuery, budget: Budget, restore_id: str | None = None) -> RestorePayload:
         """Read the window and forward its failed restores: the whole payload, before fitting."""
         seen_at = datetime.now(UTC)
         with subsegment("watch", instance_id=query.instance_id):
@@ -104,7 +116,7 @@ class RestoreWatch:
                 "truncated": result.truncated,
             },
         )
-        return RestorePayload.whole(query, result, forwarded)
+        return RestorePayload.whole(query, result, forwarded, restore_id)
 
     def _forward(self, failed: list[FailedRestore], budget: Budget) -> Forwarded:
         try:

@@ -29,6 +29,8 @@ class _Event(BaseModel):
 
     # Carried into every log line of the invocation (e.g. a Step Functions execution ID).
     correlation_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    # One restore to follow: its record comes back as the payload's ``restore`` (null until DCS lists it).
+    restore_id: SafeId | None = None
 
     # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
     records: RecordSelection = RecordSelection.ALL
@@ -48,6 +50,7 @@ class WatchRequest:
     queries: list[RestoreQuery]
     limit: ResponseLimit
     as_reports: bool = False  # named as a list of instances: the answer is {"reports": [...]}, sharing the limit
+    restore_id: str | None = None  # the restore whose record the payload carries
 
 
 class SchedulerInput(_Event):
@@ -120,8 +123,8 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         ]
         limit = schedule.response_limit(settings)
         if schedule.instance_ids is None:
-            return WatchRequest(queries, limit)
-        return WatchRequest(queries, limit.shared(len(queries)), as_reports=True)
+            return WatchRequest(queries, limit, restore_id=schedule.restore_id)
+        return WatchRequest(queries, limit.shared(len(queries)), as_reports=True, restore_id=schedule.restore_id)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
         query = build_query(
@@ -133,7 +136,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
             offset=direct.offset,
             limit=direct.limit,
         )
-        return WatchRequest([query], direct.response_limit(settings))
+        return WatchRequest([query], direct.response_limit(settings), restore_id=direct.restore_id)
     raise UnknownEventError(
         "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
         "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"

@@ -12,11 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
-from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError
+from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError, InvalidQueryError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
 from restore_watch.errors import ConfigurationError, InstancesFailedError, UnknownEventError
+from restore_watch.payload import RestorePayload
 
 from ..support import AwsResources, function_logs, load_event
 
@@ -351,6 +352,41 @@ def test_a_queue_url_that_names_no_queue_is_a_configuration_error_that_leaves_no
     # And no claim is left in the ledger to hold up the run after the fix
     items = boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"]
     assert [item for item in items if item["state"]["S"] == "sending"] == []
+
+
+WATCHED = load_event("stepfunctions-watch-restore.json")["restore_id"]  # a failed restore of the seeded window
+
+
+@pytest.mark.parametrize(
+    ("restore_id", "status"), [(WATCHED, "failed"), ("not-listed-yet", None)], ids=["listed", "not listed yet"]
+)
+def test_a_workflow_following_one_restore_gets_its_record_or_null(
+    function_env: dict[str, str], restore_id: str, status: str | None
+) -> None:
+    # Given a workflow step that follows one restore and wants no other record
+    event = {**load_event("direct-invoke.json"), "restore_id": restore_id, "records": "none"}
+    # When it runs, Then the payload carries that restore's record (null until DCS lists it), beside the counts
+    payload = RestorePayload.model_validate(lambda_handler(event, LocalContext()))
+    assert payload.records == []
+    assert (payload.restore.status if payload.restore else None) == status
+    assert sum(payload.counts.values()) == 35
+
+
+def test_the_http_api_follows_one_restore_too(function_env: dict[str, str]) -> None:
+    event = load_event("http-get-window.json")
+    event["queryStringParameters"]["restore_id"] = WATCHED
+    event["rawQueryString"] += f"&restore_id={WATCHED}"
+    answer = lambda_handler(event, LocalContext())
+    assert json.loads(answer["body"])["restore"]["restore_id"] == WATCHED
+    event["queryStringParameters"]["restore_id"] = "../etc"
+    event["rawQueryString"] += "&restore_id=../etc"
+    assert lambda_handler(event, LocalContext())["statusCode"] == 400
+
+
+def test_a_restore_id_that_is_not_an_id_is_refused_by_name(function_env: dict[str, str]) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        lambda_handler({**load_event("direct-invoke.json"), "restore_id": "a/b"}, LocalContext())
+    assert raised.value.field == "restore_id"
 
 
 def test_xray_subsegments_are_opt_in(function_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
