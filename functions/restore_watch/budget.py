@@ -74,10 +74,10 @@ class Budget:
         clock: Callable[[], float] = time.monotonic,
     ) -> Budget:
         """The budget of an invocation with ``remaining_seconds`` left (as Lambda's context tells)."""
-        invocation = Deadline.after(remaining_seconds, clock)
+        now = clock()
         answer_by = min(remaining_seconds, timing.http_integration) if http else remaining_seconds
-        work = Deadline.after(answer_by - timing.response_reserve, clock)
-        return cls(timing, invocation, work, work.before(timing.forwarding_reserve))
+        work = Deadline(now + answer_by - timing.response_reserve, clock)
+        return cls(timing, Deadline(now + remaining_seconds, clock), work, work.before(timing.forwarding_reserve))
 
     def lease(self) -> timedelta:
         """How long a claim taken now must hold: until the invocation can no longer be running, and a margin."""

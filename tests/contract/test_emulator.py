@@ -27,6 +27,14 @@ def url() -> Iterator[str]:
         yield address
 
 
+def signed_headers(
+    url: str, query: str, *, path: str = PATH, credentials: Credentials, project_id: str, skew: timedelta
+) -> dict[str, str]:
+    """The headers the client would send, signed with the clock read now (not when the test was collected)."""
+    headers = {"X-Project-Id": project_id}
+    return sign(credentials, "GET", url.removeprefix("http://"), path, query, headers, now=datetime.now(UTC) + skew)
+
+
 def get(
     url: str,
     params: list[tuple[str, str]],
@@ -37,16 +45,8 @@ def get(
     skew: timedelta = timedelta(0),
 ) -> requests.Response:
     query = canonical_query(params)
-    host = url.removeprefix("http://")
-    headers = sign(
-        Credentials(DEFAULT_AK, sk),
-        "GET",
-        host,
-        path,
-        query,
-        {"X-Project-Id": project_id},
-        now=datetime.now(UTC) + skew,  # read when the request is sent, not when the test was collected
-    )
+    credentials = Credentials(DEFAULT_AK, sk)
+    headers = signed_headers(url, query, path=path, credentials=credentials, project_id=project_id, skew=skew)
     return requests.get(f"{url}{path}?{query}", headers=headers, timeout=5)
 
 
@@ -128,28 +128,16 @@ def test_a_tampered_query_breaks_the_signature(url: str) -> None:
 def test_a_security_token_sent_but_not_signed_gets_401(required: str | None) -> None:
     # Given an emulator that requires no token, or exactly this one
     with Emulator(generate_records(3), security_token=required) as url:
-        query = canonical_query([])
-        signed_with_token = sign(
-            Credentials(DEFAULT_AK, DEFAULT_SK, "STS-TOKEN"),
-            "GET",
-            url[7:],
-            PATH,
-            query,
-            {"X-Project-Id": DEFAULT_PROJECT_ID},
-            now=datetime.now(UTC),
-        )
+
+        def signed(credentials: Credentials) -> dict[str, str]:
+            query = canonical_query([])
+            return signed_headers(url, query, credentials=credentials, project_id=DEFAULT_PROJECT_ID, skew=timedelta(0))
+
+        signed_with_token = signed(Credentials(DEFAULT_AK, DEFAULT_SK, "STS-TOKEN"))
         assert "x-security-token" in signed_with_token["Authorization"]
         assert requests.get(f"{url}{PATH}", headers=signed_with_token, timeout=5).status_code == 200
         # When the same token rides along on a request signed without it (the signature itself is good)
-        unsigned_token = sign(
-            Credentials(DEFAULT_AK, DEFAULT_SK),
-            "GET",
-            url[7:],
-            PATH,
-            query,
-            {"X-Project-Id": DEFAULT_PROJECT_ID},
-            now=datetime.now(UTC),
-        )
+        unsigned_token = signed(Credentials(DEFAULT_AK, DEFAULT_SK))
         assert "x-security-token" not in unsigned_token["Authorization"]
         unsigned_token["X-Security-Token"] = "STS-TOKEN"
         response = requests.get(f"{url}{PATH}", headers=unsigned_token, timeout=5)

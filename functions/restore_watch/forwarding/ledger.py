@@ -7,7 +7,6 @@ built: it needs botocore.
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from .outcome import Claim, LedgerUnavailableError
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = logging.getLogger(__name__)
 
 # A claim may be taken when there is no item, or when another claim's lease has run out.
 _CLAIMABLE = "attribute_not_exists(pk) OR (#state = :sending AND lease_until < :now)"
@@ -71,17 +69,15 @@ class Ledger:
                 ExpressionAttributeValues={":sending": {"S": "sending"}, ":now": {"N": str(now)}},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:  # refused, timed out, or the endpoint could not be reached
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
-            held: dict[str, Any] = cast(dict[str, Any], error.response).get("Item", {})  # there with ALL_OLD
+            held: dict[str, Any] = cast(dict[str, Any], cast(ClientError, error).response).get("Item", {})  # ALL_OLD
             if held.get("state", {}).get("S") == "forwarded":
                 return Claim.FORWARDED
             if held.get("claimed_by", {}).get("S") != token:
                 return Claim.IN_FLIGHT
             # else: this very claim, put by an attempt whose answer was lost before botocore retried it
-        except BotoCoreError as error:  # timed out, or the endpoint could not be reached
-            raise LedgerUnavailableError(f"the ledger could not be written: {describe(error)}") from error
         self._tokens[restore.key] = token
         return Claim.TAKEN
 
@@ -108,7 +104,8 @@ class Ledger:
     def release(self, restore: FailedRestore) -> bool:
         """Give back the claim this ledger took on an unsent restore, so the retry can claim it at once.
 
-        ``False`` if it could not be given back: the lease then runs out on its own, and nothing is lost.
+        ``False`` if it could not be given back (the caller says so): the lease then runs out on its
+        own, and nothing is lost.
         """
         token = self._tokens.pop(restore.key, None)
         if token is None:
@@ -121,12 +118,7 @@ class Ledger:
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":sending": {"S": "sending"}, ":token": {"S": token}},
             )
-        except ClientError as error:
-            if aws_error_code(error) == "ConditionalCheckFailedException":
-                return True  # not ours any more (the lease ran out and another run took it): nothing to give back
-            logger.warning("could not release a ledger claim", extra={"restore_id": restore.restore_id})
-            return False
-        except BotoCoreError:
-            logger.warning("could not release a ledger claim", extra={"restore_id": restore.restore_id})
-            return False
+        except (ClientError, BotoCoreError) as error:
+            # Not ours any more (the lease ran out and another run took it): nothing to give back.
+            return aws_error_code(error) == "ConditionalCheckFailedException"
         return True

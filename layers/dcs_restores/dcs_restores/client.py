@@ -243,7 +243,7 @@ class DcsRestoresClient:
                     ) as response:
                         answered = response.status_code
                         # The read timeout holds per socket read; the watchdog holds the deadline for the whole read.
-                        body = _read_within(response, deadline, self._max_page_bytes)
+                        body = _read_within(response, self._max_page_bytes)
                         answer = _Answer(response.status_code, response.headers.get("X-Request-Id"), body)
                         retry_after_header = response.headers.get("Retry-After")
                 except requests.Timeout:
@@ -409,9 +409,10 @@ class _WatchedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTlsPool}
 
 
-def _read_within(response: requests.Response, deadline: Deadline, max_bytes: int) -> bytes:
+def _read_within(response: requests.Response, max_bytes: int) -> bytes:
     """The body, decompressed (urllib3 inflates no more than a chunk at a time), and refused the
-    moment it passes ``max_bytes``: a gzip bomb or a gigabyte of padding is never held."""
+    moment it passes ``max_bytes``: a gzip bomb or a gigabyte of padding is never held. The
+    request's watchdog holds the deadline."""
     chunks = []
     size = 0
     for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
@@ -423,8 +424,6 @@ def _read_within(response: requests.Response, deadline: Deadline, max_bytes: int
                 request_id=response.headers.get("X-Request-Id"),
             )
         chunks.append(chunk)
-        if deadline.remaining() <= 0:
-            raise DcsTimeoutError("the deadline passed while DCS was still sending", status=response.status_code)
     return b"".join(chunks)
 
 
