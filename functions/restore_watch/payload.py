@@ -96,16 +96,14 @@ class RestorePayload(BaseModel):
 
         ``omitted`` defaults to the invalid records left out, here and before.
         """
+        if omitted is None:
+            omitted = self.invalid_records_omitted + len(self.invalid_records) - len(invalid)
         return self.model_copy(
             update={
                 "records": records,
                 "records_included": selection,
                 "invalid_records": invalid,
-                "invalid_records_omitted": (
-                    self.invalid_records_omitted + len(self.invalid_records) - len(invalid)
-                    if omitted is None
-                    else omitted
-                ),
+                "invalid_records_omitted": omitted,
             }
         )
 
