@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl
 
 from dcs_restores.signing import DATE_FORMAT, canonical_query, canonical_request, signature
 
+from .seed import vendor_time
 from .verify import Authorization
 
 DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
@@ -36,6 +37,7 @@ DEFAULT_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 DEFAULT_AK = "EMULATORACCESSKEY001"
 DEFAULT_SK = "emulator-secret-key-not-for-production"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+PROGRESS_ERROR_CODE = "dcs.08.0002"  # what a restore moved to failed by ``progress`` fails with
 
 _PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/restores$")
 _DCS_TIME = re.compile(r"^\d{14}$")
@@ -118,6 +120,7 @@ class Emulator:
         self._version = 0  # bumped whenever records change, so remembered windows are not reused
         self._lock = threading.Lock()
         self._pages_served = 0
+        self._progress: dict[tuple[str, str], list[str]] = {}  # (instance, restore) -> statuses still to show
         self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -156,6 +159,18 @@ class Emulator:
         with self._lock:
             self._records[instance_id] = _newest_first(self._records.get(instance_id, []), records)
             self._version += 1
+
+    def progress(self, restore_id: str, statuses: Iterable[str], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
+        """Move a restore through ``statuses``: each page served that holds it shows the next one (the last sticks).
+
+        Counted in reads, not in time. ``failed`` gets error code dcs.08.0002 unless the record has one;
+        a finished status sets ``updated_at``.
+        """
+        sequence = list(statuses)
+        if not sequence:
+            raise ValueError("give at least one status")
+        with self._lock:
+            self._progress[(instance_id, restore_id)] = sequence
 
     def restore_requests(self) -> list[ReceivedRequest]:
         with self._lock:
@@ -234,11 +249,31 @@ class Emulator:
         if not matching:
             return 204, None
         page = b",".join(
-            json.dumps({**stored.record, **drift[index]}).encode() if index in drift else stored.encoded
+            self._served(instance_id, stored, drift.get(index))
             for index, stored in enumerate(matching[offset : offset + limit], start=offset)
         )
         total = str(len(matching) + delta).encode()
         return 200, b'{"restore_record_response": [' + page + b'], "total_num": ' + total + b"}"
+
+    def _served(self, instance_id: str, stored: _Stored, drift: dict[str, Any] | None) -> bytes:
+        """A record as this read shows it: as stored, or moved on one status, with any drift on top."""
+        shown = self._progressed(instance_id, stored.record) if self._progress else None
+        if shown is None and drift is None:
+            return stored.encoded
+        return json.dumps({**(shown or stored.record), **(drift or {})}).encode()
+
+    def _progressed(self, instance_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            statuses = self._progress.get((instance_id, str(record.get("restore_id"))))
+            if statuses is None:
+                return None
+            status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
+        shown = {**record, "status": status}
+        if status == "failed" and not (isinstance(record.get("error_code"), str) and record["error_code"]):
+            shown["error_code"] = PROGRESS_ERROR_CODE
+        if status in ("succeed", "failed"):
+            shown["updated_at"] = vendor_time(self.clock())
+        return shown
 
 
 class _Server(ThreadingHTTPServer):
