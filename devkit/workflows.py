@@ -1,0 +1,190 @@
+"""The state machines as the template deploys them: an ASL file of ``statemachines/`` with its substitutions.
+
+CloudFormation fills each ``${Name}`` of a ``DefinitionUri`` file from the state machine's
+``DefinitionSubstitutions``; ``render`` does the same, so what runs locally is what ships.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .invoke import LocalContext
+
+if TYPE_CHECKING:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+STATEMACHINES = Path(__file__).parent.parent / "statemachines"
+FLEET_SWEEP = "fleet_sweep"
+WAIT_FOR_RESTORE = "wait_for_restore"
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+def definition_path(name: str) -> Path:
+    return STATEMACHINES / f"{name}.asl.json"
+
+
+def placeholders(name: str) -> set[str]:
+    """The ``${Name}`` placeholders the definition holds."""
+    return set(_PLACEHOLDER.findall(definition_path(name).read_text(encoding="utf-8")))
+
+
+def render(name: str, substitutions: Mapping[str, str]) -> str:
+    """The definition with every placeholder filled in; a placeholder left over or a value unused is refused."""
+    text = definition_path(name).read_text(encoding="utf-8")
+    wanted = set(_PLACEHOLDER.findall(text))
+    if wanted != set(substitutions):
+        raise ValueError(
+            f"{name}: substitutions must be exactly {sorted(wanted)}; "
+            f"missing {sorted(wanted - set(substitutions))}, unused {sorted(set(substitutions) - wanted)}"
+        )
+    rendered = _PLACEHOLDER.sub(lambda match: substitutions[match[1]], text)
+    json.loads(rendered)  # a value that breaks the JSON is refused here, not by the interpreter
+    return rendered
+
+
+# Running them locally: moto's Step Functions interpreter, each Lambda task served by our own handler.
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A function of the template as moto holds it: the substitution its ARN fills, its name, its handler."""
+
+    substitution: str
+    name: str
+    handler: str
+
+
+FUNCTIONS = (
+    LocalFunction(
+        "DiscoverInstancesFunctionArn", "dcs-restore-watch-discover", "discover_instances.app.lambda_handler"
+    ),
+    LocalFunction("RestoreWatchFunctionArn", "dcs-restore-watch", "restore_watch.app.lambda_handler"),
+    LocalFunction("SweepSummaryFunctionArn", "dcs-restore-watch-sweep-summary", "sweep_summary.app.lambda_handler"),
+)
+DEFAULT_MAX_CONCURRENCY = 10  # the template's SweepMaxConcurrency
+# The template runs each item of the sweep as an Express execution (cheap, short); moto's ASL grammar
+# knows only STANDARD there, and its interpreter runs an item the same way whichever is named.
+LOCAL_MAP_EXECUTION_TYPE = "STANDARD"
+
+
+@dataclass(frozen=True)
+class LocalWorkflows:
+    """The two state machines as created in moto, by ARN."""
+
+    fleet_sweep: str
+    wait_for_restore: str
+
+
+def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> LocalWorkflows:
+    """Create the functions and both state machines in whatever AWS boto3 reaches (moto's, in-process)."""
+    import boto3
+
+    role = _role("dcs-restore-watch-local")
+    lambdas = boto3.client("lambda")
+    substitutions = {"MaxConcurrency": str(max_concurrency), "MapExecutionType": LOCAL_MAP_EXECUTION_TYPE}
+    for function in FUNCTIONS:
+        created = lambdas.create_function(
+            FunctionName=function.name,
+            Runtime="python3.13",
+            Role=role,
+            Handler=function.handler,
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=120,
+            MemorySize=512,
+        )
+        substitutions[function.substitution] = created["FunctionArn"]
+    states = boto3.client("stepfunctions")
+    arns = {
+        name: states.create_state_machine(
+            name=name.replace("_", "-"), definition=render(name, _needed(name, substitutions)), roleArn=role
+        )["stateMachineArn"]
+        for name in (FLEET_SWEEP, WAIT_FOR_RESTORE)
+    }
+    return LocalWorkflows(fleet_sweep=arns[FLEET_SWEEP], wait_for_restore=arns[WAIT_FOR_RESTORE])
+
+
+def _needed(name: str, substitutions: Mapping[str, str]) -> dict[str, str]:
+    wanted = placeholders(name)
+    return {key: value for key, value in substitutions.items() if key in wanted}
+
+
+def _role(name: str) -> str:
+    import boto3
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn: str = boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return arn
+
+
+def _placeholder_zip() -> bytes:
+    """moto wants code to create a function; the invocations are served by the handler in this process."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "served in-process by the handler this function names\n")
+    return buffer.getvalue()
+
+
+@contextmanager
+def handlers_serve_lambda() -> Iterator[None]:
+    """While the block runs, moto's no-Docker Lambda answers each invoke by calling the function's handler here.
+
+    A handler that raises comes back as Lambda reports it (``FunctionError: Unhandled``, ``errorType``
+    the exception's class name), so a state's Retry and Catch see the error's name as in AWS.
+    """
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+    LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+
+def _invoke(
+    backend: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: dict[str, str],
+) -> bytes:
+    function = backend.get_function(function_name, qualifier)
+    handler = _handler(str(function.handler))
+    context = LocalContext(
+        remaining_ms=function.timeout * 1000,
+        function_name=function.function_name,
+        memory_limit_in_mb=function.memory_size,
+        invoked_function_arn=function.function_arn,
+    )
+    try:
+        result = handler(json.loads(body or b"{}"), context)
+    except Exception as error:  # Lambda reports whatever the handler raises as a function error
+        response_headers["x-amz-function-error"] = "Unhandled"
+        return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}).encode()
+    return json.dumps(result).encode()
+
+
+def _handler(name: str) -> Callable[[Any, Any], Any]:
+    module, _, attribute = name.rpartition(".")
+    handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), attribute)
+    return handler

@@ -1,0 +1,171 @@
+"""statemachines/wait_for_restore.asl.json, as shipped, on moto's interpreter against the emulator.
+
+Each poll is a real watch (the handler, DCS at the loopback emulator, SQS and DynamoDB in moto);
+the emulator moves the restore through its statuses one read at a time; the Wait states are
+recorded, not slept through.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dcs_restores import RestoreRecord
+from dcs_restores.models import describe_error
+from devkit.emulator import DEFAULT_INSTANCE_ID, PROGRESS_ERROR_CODE, Emulator, Scripted
+from devkit.seed import generate_records, vendor_time
+from devkit.workflows import LocalWorkflows
+from tests.support import AwsResources
+
+from .conftest import InterpreterTime, run
+
+NOW = datetime.now(UTC).replace(microsecond=0)  # the emulator's clock: finished restores are stamped with it
+# Restores started in the last two hours: inside the state machine's default lookback (PT24H) of any poll.
+RECORDS = generate_records(6, start=NOW - timedelta(hours=2), step=timedelta(minutes=10), failed_every=0)
+WATCHED = RECORDS[0]["restore_id"]
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    server = Emulator(RECORDS, clock=lambda: NOW)
+    server.start()
+    yield server
+    server.stop()
+
+
+def wait_for(workflows: LocalWorkflows, restore_id: str = WATCHED, **options: Any) -> Any:
+    return run(workflows.wait_for_restore, {"instance_id": DEFAULT_INSTANCE_ID, "restore_id": restore_id, **options})
+
+
+def queued_restore_ids(aws: AwsResources) -> list[str]:
+    return sorted(json.loads(message["Body"])["restore_id"] for message in aws.messages())
+
+
+def test_a_restore_that_fails_fails_the_execution_with_its_dcs_error_and_is_queued_once(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources, interpreter_time: InterpreterTime
+) -> None:
+    # Given a restore that DCS shows waiting, then restoring, then failed
+    emulator.progress(WATCHED, ["waiting", "restoring", "failed"])
+
+    # When the workflow waits for it, polling every 30 s (the default)
+    done = wait_for(workflows)
+
+    # Then it polled three times, waited twice, and failed with RestoreFailed and the DCS code and message
+    assert (done.status, done.error) == ("FAILED", "RestoreFailed")
+    assert done.cause == (
+        f"restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} failed: "
+        f"DCS error {PROGRESS_ERROR_CODE}: {describe_error(PROGRESS_ERROR_CODE)}"
+    )
+    assert interpreter_time.waits == [30, 30]
+    assert len(emulator.restore_requests()) == 3
+    # And the failed restore was forwarded once, as any watch forwards it
+    assert queued_restore_ids(aws) == [WATCHED]
+
+
+def test_a_restore_that_succeeds_is_the_output(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources, interpreter_time: InterpreterTime
+) -> None:
+    # Given a restore still restoring at the first poll, done at the second
+    emulator.progress(WATCHED, ["restoring", "succeed"])
+
+    # When the workflow waits for it with a poll interval of its own
+    done = wait_for(workflows, poll_seconds=5)
+
+    # Then the output is the normalised record, as the watch reports it
+    expected = RestoreRecord.model_validate({**RECORDS[0], "status": "succeed", "updated_at": vendor_time(NOW)})
+    assert done.status == "SUCCEEDED"
+    assert done.output == expected.model_dump(mode="json")
+    assert interpreter_time.waits == [5]
+    assert aws.messages() == []
+
+
+def test_a_restore_dcs_never_lists_is_not_found_once_the_maximum_wait_is_reached(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # When the workflow waits for a restore DCS does not list, for at most 90 s at 30 s a poll
+    done = wait_for(workflows, restore_id="not-a-listed-restore", max_wait_seconds=90)
+
+    # Then it polled at 0, 30, 60 and 90 s and failed with RestoreNotFound
+    assert (done.status, done.error) == ("FAILED", "RestoreNotFound")
+    assert done.cause == (
+        f"DCS did not list restore not-a-listed-restore of instance {DEFAULT_INSTANCE_ID} "
+        "in 4 polls and 90 seconds waited (lookback PT24H)"
+    )
+    assert interpreter_time.waits == [30, 30, 30]
+    assert len(emulator.restore_requests()) == 4
+
+
+def test_a_restore_still_running_at_the_maximum_wait_times_out(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # Given a restore that never finishes
+    emulator.progress(WATCHED, ["waiting", "restoring"])
+
+    # When the workflow waits for it for at most 60 s
+    done = wait_for(workflows, poll_seconds=20, max_wait_seconds=60)
+
+    # Then it gave up after 60 s with RestoreWaitTimedOut, not RestoreNotFound: DCS did list it
+    assert (done.status, done.error) == ("FAILED", "RestoreWaitTimedOut")
+    assert done.cause == (
+        f"restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} had not finished after 4 polls and 60 seconds waited"
+    )
+    assert interpreter_time.waits == [20, 20, 20]
+
+
+def test_polling_back_to_back_is_bounded_by_max_polls(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # Given a restore that never finishes, polled with no wait at all: the time waited never grows
+    emulator.progress(WATCHED, ["restoring"])
+
+    # When the workflow may poll five times
+    done = wait_for(workflows, poll_seconds=0, max_polls=5)
+
+    # Then it polled five times and timed out
+    assert (done.status, done.error) == ("FAILED", "RestoreWaitTimedOut")
+    assert len(emulator.restore_requests()) == 5
+    assert interpreter_time.waits == [0, 0, 0, 0]
+
+
+def test_a_poll_that_meets_an_unavailable_dcs_is_retried_by_the_state_machine(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # Given DCS unavailable for the whole first poll (the client's own four attempts)
+    emulator.script(*[Scripted(status=503)] * 4)
+
+    # When the workflow waits for a restore that has succeeded
+    done = wait_for(workflows)
+
+    # Then the state machine retried the poll once, after at most its first backoff, and succeeded
+    assert done.status == "SUCCEEDED"
+    assert done.output["restore_id"] == WATCHED
+    [backoff] = interpreter_time.retries
+    assert 0 <= backoff <= 2
+    assert len(emulator.restore_requests()) == 5
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"poll_seconds": "30"}, {"poll_seconds": -1}, {"max_wait_seconds": None}, {"max_polls": 0}, {"max_polls": 1001}],
+    ids=["text", "negative", "null", "no-polls", "too-many-polls"],
+)
+def test_bad_wait_settings_fail_with_invalid_query_error_before_any_poll(
+    workflows: LocalWorkflows, emulator: Emulator, options: dict[str, Any]
+) -> None:
+    done = wait_for(workflows, **options)
+    assert (done.status, done.error) == ("FAILED", "InvalidQueryError")
+    assert emulator.restore_requests() == []
+
+
+def test_a_bad_instance_fails_with_the_watch_s_named_error_without_retries(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    done = run(workflows.wait_for_restore, {"instance_id": "../etc", "restore_id": WATCHED})
+    assert (done.status, done.error) == ("FAILED", "InvalidQueryError")
+    assert "instance_id" in (done.cause or "")
+    assert interpreter_time.retries == []
+    assert emulator.restore_requests() == []
