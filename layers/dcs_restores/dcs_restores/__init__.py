@@ -16,7 +16,7 @@ from .errors import (
 )
 from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery, InvalidInstance
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
-from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
+from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
@@ -49,5 +49,6 @@ __all__ = [
     "RestoreStatus",
     "RetryPolicy",
     "SafeId",
+    "UtcTime",
     "first_error",
 ]
