@@ -31,7 +31,8 @@ def body(instances: list[Any], total: int | None = None) -> bytes:
 def test_the_vendor_shape_is_read_with_tags_as_a_mapping_and_times_in_utc() -> None:
     [instance] = parse_instance_page(body([VENDOR_INSTANCE]), 0).instances
     assert instance.tags == {"env": "prod", "team": ""}
-    assert instance.created_at is not None and instance.created_at.utcoffset() is not None
+    assert instance.created_at is not None
+    assert instance.created_at.utcoffset() is not None
     assert instance.model_dump(mode="json")["created_at"] == "2023-05-10T08:12:44.120000Z"
     assert (instance.engine, instance.engine_version, instance.enterprise_project_id) == ("Redis", "6.0", "0")
 
@@ -71,7 +72,8 @@ def test_one_bad_instance_is_reported_by_place_and_never_fails_the_page() -> Non
         (103, "i-4"),
         (104, None),
     ]
-    assert "instance_id" in page.invalid[0].reason and "tags" in page.invalid[2].reason
+    assert "instance_id" in page.invalid[0].reason
+    assert "tags" in page.invalid[2].reason
 
 
 @pytest.mark.parametrize(
