@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 security: $(STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
-	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch devkit ci
+	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch functions/discover_instances functions/sweep_summary devkit ci
 	$(BIN)/python -m ci.audit
 
 # Test files run in parallel, each file on one worker (module fixtures run once). More workers than

@@ -34,7 +34,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsR
 
 # The request's own ID over HTTP; else the ID a workflow passes, a schedule's time, a rule's event ID.
 CORRELATION_ID_PATH = "requestContext.requestId || correlation_id || scheduled_time || id"
-OUR_LOGGERS = frozenset({"restore_watch", "dcs_restores"})
+OUR_LOGGERS = frozenset({"restore_watch", "discover_instances", "dcs_restores"})
 
 for _name in OUR_LOGGERS:  # registered now, so that modules imported later log through them too
     logging.getLogger(_name)

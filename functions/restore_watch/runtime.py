@@ -14,7 +14,7 @@ from .aws_errors import aws_error_code
 from .budget import Timing
 from .errors import ConfigurationError, SecretUnavailableError
 from .forwarding import FailedRestoreForwarder, build_forwarder
-from .settings import Settings
+from .settings import DcsSettings, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -43,19 +43,7 @@ class Runtime:
 
     @cached_property
     def client(self) -> DcsRestoresClient:
-        credentials = load_credentials(self.settings)
-        try:
-            return DcsRestoresClient(
-                self.settings.dcs_endpoint,
-                credentials,
-                max_records=self.settings.max_records,
-                max_page_bytes=self.settings.max_page_bytes,
-                connect_timeout=self.timing.dcs_connect_timeout,
-                read_timeout=self.timing.dcs_read_timeout,
-                min_request_time=self.timing.min_dcs_request,
-            )
-        except ValueError as error:
-            raise ConfigurationError("DCS_ENDPOINT", str(error)) from None
+        return connect(self.settings, self.timing, max_records=self.settings.max_records)
 
     def forget_credentials(self) -> None:
         """Close the client: the next one reads the secret afresh (it may have been rotated)."""
@@ -74,7 +62,27 @@ class Runtime:
         )
 
 
-def load_credentials(settings: Settings) -> Credentials:
+def connect(
+    settings: DcsSettings, timing: Timing, *, max_records: int = 10_000, max_instances: int = 10_000
+) -> DcsRestoresClient:
+    """A DCS client with the settings' endpoint, credentials and limits; reads the credentials afresh."""
+    credentials = load_credentials(settings)
+    try:
+        return DcsRestoresClient(
+            settings.dcs_endpoint,
+            credentials,
+            max_page_bytes=settings.max_page_bytes,
+            connect_timeout=timing.dcs_connect_timeout,
+            read_timeout=timing.dcs_read_timeout,
+            min_request_time=timing.min_dcs_request,
+            max_records=max_records,
+            max_instances=max_instances,
+        )
+    except ValueError as error:
+        raise ConfigurationError("DCS_ENDPOINT", str(error)) from None
+
+
+def load_credentials(settings: DcsSettings) -> Credentials:
     """From the Secrets Manager secret (JSON with ak, sk, optional security_token), else DCS_AK/DCS_SK."""
     if settings.dcs_credentials_secret:
         return _credentials_from_secret(settings.dcs_credentials_secret)

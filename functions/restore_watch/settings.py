@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dcs_restores import DEFAULT_MAX_PAGE_BYTES, SafeId, first_error
 
@@ -18,37 +18,24 @@ DEFAULT_LOOKBACK = timedelta(hours=6)  # a schedule's window: the longest restor
 MAX_LOOKBACK = timedelta(days=366)  # MAX_WINDOW_DAYS may not allow as much; past it, dates overflow
 
 
-class Settings(BaseModel):
+def _blank_is_unset(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class DcsSettings(BaseModel):
+    """What every function that calls DCS reads: where, for which projects, with which credentials."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     dcs_endpoint: str
     dcs_project_id: SafeId
     allowed_project_ids: frozenset[SafeId] = frozenset()  # besides dcs_project_id; comma-separated in the env
-    dcs_credentials_secret: str | None = None
+    dcs_credentials_secret: Annotated[str | None, BeforeValidator(_blank_is_unset)] = None
     dcs_ak: SecretStr | None = None
     dcs_sk: SecretStr | None = None
-    dcs_instance_id: SafeId | None = None
-    failed_restores_queue_url: str
-    restore_ledger_table: str | None = None
-    ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
-    max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
     max_page_bytes: Annotated[int, Field(ge=65_536, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAGE_BYTES
-    max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
     schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] = DEFAULT_LOOKBACK
-
-    @field_validator("dcs_credentials_secret", "restore_ledger_table", "dcs_instance_id", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("failed_restores_queue_url")
-    @classmethod
-    def _a_queue_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname or len(parts.path.strip("/").split("/")) != 2:
-            raise ValueError("must be a queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue>")
-        return value
 
     @field_validator("allowed_project_ids", mode="before")
     @classmethod
@@ -65,7 +52,7 @@ class Settings(BaseModel):
         return project_id == self.dcs_project_id or project_id in self.allowed_project_ids
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
         fields = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
         try:
             settings = cls.model_validate(fields)
@@ -78,3 +65,22 @@ class Settings(BaseModel):
         if not settings.dcs_credentials_secret:
             settings.local_key_pair()  # refused now, not at the first invocation that needs them
         return settings
+
+
+class Settings(DcsSettings):
+    """The watch function's settings: DCS's, and where failed restores go."""
+
+    dcs_instance_id: Annotated[SafeId | None, BeforeValidator(_blank_is_unset)] = None
+    failed_restores_queue_url: str
+    restore_ledger_table: Annotated[str | None, BeforeValidator(_blank_is_unset)] = None
+    ledger_ttl_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    max_records: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    max_response_bytes: ResponseBytes = DEFAULT_MAX_RESPONSE_BYTES
+
+    @field_validator("failed_restores_queue_url")
+    @classmethod
+    def _a_queue_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or len(parts.path.strip("/").split("/")) != 2:
+            raise ValueError("must be a queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue>")
+        return value

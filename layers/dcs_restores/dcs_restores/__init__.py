@@ -1,4 +1,4 @@
-"""Client library for Huawei Cloud DCS "List instance restore records". Knows nothing of AWS.
+"""Client library for Huawei Cloud DCS "List instance restore records" and "List instances". Knows nothing of AWS.
 
 What this module exports is the whole public surface: nothing else is imported from outside.
 """
@@ -14,8 +14,9 @@ from .errors import (
     DcsUnavailableError,
     InvalidQueryError,
 )
+from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery, InvalidInstance
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
-from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
+from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
@@ -23,18 +24,23 @@ __all__ = [
     "DEFAULT_MAX_PAGE_BYTES",
     "MAX_OFFSET",
     "MAX_PAGE_SIZE",
+    "MAX_TAG_FILTERS",
     "SAFE_ID_PATTERN",
     "Credentials",
     "DcsAuthError",
     "DcsBadRequestError",
     "DcsError",
+    "DcsInstance",
     "DcsInvalidResponseError",
     "DcsNotFoundError",
     "DcsRestoresClient",
     "DcsTimeoutError",
     "DcsUnavailableError",
     "Deadline",
+    "InstanceList",
+    "InstanceQuery",
     "InstanceRestoreInfo",
+    "InvalidInstance",
     "InvalidQueryError",
     "InvalidRecord",
     "RestoreQuery",
@@ -43,5 +49,6 @@ __all__ = [
     "RestoreStatus",
     "RetryPolicy",
     "SafeId",
+    "UtcTime",
     "first_error",
 ]

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -38,6 +38,14 @@ from .errors import (
     DcsTimeoutError,
     DcsUnavailableError,
 )
+from .instances import (
+    InstanceList,
+    InstancePage,
+    InstanceQuery,
+    merge_instance_pages,
+    parse_instance_page,
+    peek_instance_num,
+)
 from .models import FINISHED, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .pages import Page, parse_page, peek_total
 from .query import MAX_PAGE_SIZE, RestoreQuery
@@ -48,6 +56,7 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "dcs-restore-watch/0.1"
 DEFAULT_MAX_RECORDS = 10_000
+DEFAULT_MAX_INSTANCES = 10_000
 DEFAULT_MAX_INVALID_RECORDS = 1_000  # kept for the report; the rest are counted (a window of garbage stays small)
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _E = TypeVar("_E", bound=DcsError)
@@ -56,8 +65,7 @@ _CHUNK_BYTES = 64 * 1024
 # each sent as six-byte \u escapes) weighs about 2.5 MB; whitespace or a bigger page is not DCS.
 DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
 # Every record is a JSON object, and its fields may hold a few more ({} for "no value", new fields):
-# a body with more objects than this per record asked for is not a page of records, and is not parsed.
-_MAX_OBJECTS_PER_RECORD = 32
+# a body with more objects per item asked for than its kind allows is not a page, and is not parsed.
 _MIN_OBJECTS_ALLOWED = 1_000  # a page of one record may still quote a few braces in its remarks
 
 
@@ -80,6 +88,7 @@ class DcsRestoresClient:
         max_workers: int = 10,
         page_size: int = MAX_PAGE_SIZE,
         max_records: int = DEFAULT_MAX_RECORDS,
+        max_instances: int = DEFAULT_MAX_INSTANCES,
         max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
         max_invalid_records: int = DEFAULT_MAX_INVALID_RECORDS,
         min_request_time: float = 0.5,
@@ -88,8 +97,8 @@ class DcsRestoresClient:
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        if max_records < 1 or max_workers < 1:
-            raise ValueError("max_records and max_workers must be at least 1")
+        if min(max_records, max_instances, max_workers) < 1:
+            raise ValueError("max_records, max_instances and max_workers must be at least 1")
         self._base_url, self._host = _check_endpoint(endpoint)
         self._credentials = credentials
         self._timeouts = (connect_timeout, read_timeout)
@@ -97,6 +106,7 @@ class DcsRestoresClient:
         self._max_workers = max_workers
         self._page_size = page_size
         self._max_records = max_records
+        self._max_instances = max_instances
         self._max_page_bytes = max_page_bytes
         self._max_invalid = max_invalid_records
         self._min_request_time = min_request_time
@@ -128,48 +138,75 @@ class DcsRestoresClient:
 
     def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
         """Every record of the window: the first page tells the total, the rest come concurrently."""
-        deadline = deadline or Deadline.never()
-        answers = {0: self._fetch(query, 0, self._page_limit(0), deadline)}
-        pages: dict[int, Page] = {}
-
-        def validate_arrived() -> None:  # also runs while further pages are on the wire
-            for offset in sorted(answers.keys() - pages.keys()):
-                pages[offset] = _to_page(answers[offset], offset, self._page_limit(offset))
-
-        total = peek_total(answers[0].body) if answers[0].status == 200 else 0
-        while True:
-            # The total may grow while we page (new restores): fetch until no offset is missing.
-            wanted = min(max([total, *(page.total for page in pages.values())]), self._max_records)
-            missing = [offset for offset in range(0, wanted, self._page_size) if offset not in answers]
-            if not missing:
-                break
-            answers.update(self._fetch_all(query, missing, deadline, meanwhile=validate_arrived))
-            validate_arrived()
-        validate_arrived()
-        total = max(page.total for page in pages.values())
-        return _merge([pages[offset] for offset in sorted(pages)], total, self._max_records, self._max_invalid)
+        pages = self._read_all(self._restores_fetcher(query), _RESTORES, self._max_records, deadline)
+        total = max(page.total for page in pages)
+        return _merge(pages, total, self._max_records, self._max_invalid)
 
     def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
         """One page exactly as asked; a 204 is an empty page."""
-        return _to_page(self._fetch(query, offset, limit, deadline or Deadline.never()), offset, limit)
+        answer = self._restores_fetcher(query)(offset, limit, deadline or Deadline.never(), None)
+        return _RESTORES.parse(answer, offset, limit)
 
-    def _fetch(
-        self,
-        query: RestoreQuery,
-        offset: int,
-        limit: int,
-        deadline: Deadline,
-        abandon: threading.Event | None = None,
-    ) -> _Answer:
+    def list_instances(self, query: InstanceQuery, deadline: Deadline | None = None) -> InstanceList:
+        """A project's instances that match ``query``: the whole listing, or the one page it names."""
+        fetch = self._instances_fetcher(query)
+        if not query.single_page:
+            pages = self._read_all(fetch, _INSTANCES, self._max_instances, deadline)
+            return merge_instance_pages(pages, self._max_invalid, cap=self._max_instances)
+        offset, limit = query.offset or 0, query.limit or self._page_size
+        page = _INSTANCES.parse(fetch(offset, limit, deadline or Deadline.never(), None), offset, limit)
+        return merge_instance_pages([page], self._max_invalid)
+
+    def _restores_fetcher(self, query: RestoreQuery) -> _Fetch:
         path = f"/v2/{query.project_id}/instances/{query.instance_id}/restores"
-        return self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
 
-    def _page_limit(self, offset: int) -> int:
-        # Full pages always, so a total that grows never leaves a gap; the cap trims the last one.
-        return min(self._page_size, self._max_records - offset)
+        def fetch(offset: int, limit: int, deadline: Deadline, abandon: threading.Event | None) -> _Answer:
+            return self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
+
+        return fetch
+
+    def _instances_fetcher(self, query: InstanceQuery) -> _Fetch:
+        path = f"/v2/{query.project_id}/instances"
+
+        def fetch(offset: int, limit: int, deadline: Deadline, abandon: threading.Event | None) -> _Answer:
+            return self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
+
+        return fetch
+
+    def _read_all(self, fetch: _Fetch, kind: _PageKind[_P], cap: int, deadline: Deadline | None) -> list[_P]:
+        """Every page up to ``cap`` items: the first page tells the total, the rest come concurrently."""
+        deadline = deadline or Deadline.never()
+
+        def limit_at(offset: int) -> int:
+            # Full pages always, so a total that grows never leaves a gap; the cap trims the last one.
+            return min(self._page_size, cap - offset)
+
+        answers = {0: fetch(0, limit_at(0), deadline, None)}
+        pages: dict[int, _P] = {}
+
+        def validate_arrived() -> None:  # also runs while further pages are on the wire
+            for offset in sorted(answers.keys() - pages.keys()):
+                pages[offset] = kind.parse(answers[offset], offset, limit_at(offset))
+
+        total = kind.peek_total(answers[0].body) if answers[0].status == 200 else 0
+        while True:
+            # The total may grow while we page (new restores, new instances): fetch until no offset is missing.
+            wanted = min(max([total, *(page.total for page in pages.values())]), cap)
+            missing = [offset for offset in range(0, wanted, self._page_size) if offset not in answers]
+            if not missing:
+                break
+            answers.update(self._fetch_all(fetch, limit_at, missing, deadline, meanwhile=validate_arrived))
+            validate_arrived()
+        validate_arrived()
+        return [pages[offset] for offset in sorted(pages)]
 
     def _fetch_all(
-        self, query: RestoreQuery, offsets: list[int], deadline: Deadline, meanwhile: Callable[[], None]
+        self,
+        fetch_page: _Fetch,
+        limit_at: Callable[[int], int],
+        offsets: list[int],
+        deadline: Deadline,
+        meanwhile: Callable[[], None],
     ) -> dict[int, _Answer]:
         """Fetch pages concurrently, running ``meanwhile`` in this thread while they travel.
 
@@ -182,7 +219,7 @@ class DcsRestoresClient:
 
         def fetch(offset: int) -> _Answer:
             try:
-                return self._fetch(query, offset, self._page_limit(offset), deadline, abandon)
+                return fetch_page(offset, limit_at(offset), deadline, abandon)
             except BaseException:  # whatever it is, re-raised: the other pages stop retrying
                 abandon.set()
                 raise
@@ -438,17 +475,38 @@ class _Answer:
     body: bytes
 
 
-def _to_page(answer: _Answer, offset: int, limit: int) -> Page:
-    """The page DCS answered for ``limit`` records from ``offset``; more records than asked is not a page."""
-    if answer.status == 204:
-        return Page(offset, 0, [], [])
-    # Counted before anything is built (braces inside strings count too: hence a floor for small pages).
-    if answer.body.count(b"{") > max(_MAX_OBJECTS_PER_RECORD * limit, _MIN_OBJECTS_ALLOWED) + 1:
-        raise _too_many(answer, "more JSON objects than that many records hold", limit)
-    page = parse_page(answer.body, offset, answer.request_id)
-    if len(page.records) + len(page.invalid) > limit:
-        raise _too_many(answer, f"{len(page.records) + len(page.invalid)} records", limit)
-    return page
+_P = TypeVar("_P", Page, InstancePage)
+_Fetch = Callable[[int, int, Deadline, "threading.Event | None"], _Answer]  # offset, limit, deadline, abandon
+
+
+@dataclass(frozen=True, slots=True)
+class _PageKind(Generic[_P]):
+    """How the pages of one DCS listing read: restores of a window, or a project's instances."""
+
+    items: str  # what the listing holds, as an error message names it
+    parse_body: Callable[[bytes, int, str | None], _P]  # body, offset, request ID
+    peek_total: Callable[[bytes], int]
+    empty: Callable[[int], _P]  # the page a 204 stands for, at an offset
+    objects_per_item: int  # more JSON objects per item asked for than this is not a page (see _to_page)
+
+    def parse(self, answer: _Answer, offset: int, limit: int) -> _P:
+        """The page DCS answered for ``limit`` items from ``offset``; more items than asked is not a page."""
+        if answer.status == 204:
+            return self.empty(offset)
+        # Counted before anything is built (braces inside strings count too: hence a floor for small pages).
+        if answer.body.count(b"{") > max(self.objects_per_item * limit, _MIN_OBJECTS_ALLOWED) + 1:
+            raise _too_many(answer, f"more JSON objects than that many {self.items} hold", limit)
+        page = self.parse_body(answer.body, offset, answer.request_id)
+        if page.size > limit:
+            raise _too_many(answer, f"{page.size} {self.items}", limit)
+        return page
+
+
+_RESTORES = _PageKind("records", parse_page, peek_total, lambda offset: Page(offset, 0, [], []), 32)
+# An instance holds more objects than a record: up to 20 tags, and nested ones among its fifty-odd fields.
+_INSTANCES = _PageKind(
+    "instances", parse_instance_page, peek_instance_num, lambda offset: InstancePage(offset, 0, [], []), 128
+)
 
 
 def _too_many(answer: _Answer, what: str, limit: int) -> DcsInvalidResponseError:

@@ -55,6 +55,10 @@ class Page:
     records: list[RestoreRecord]
     invalid: list[InvalidRecord]
 
+    @property
+    def size(self) -> int:
+        return len(self.records) + len(self.invalid)
+
 
 def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
     """Validate a 200 body. One bad record never fails the page; a bad envelope does."""
@@ -68,7 +72,7 @@ def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
         raw = _RawPage.model_validate_json(body)
     except ValidationError as error:
         raise DcsInvalidResponseError(
-            f"DCS body is not a restore records page: {_summarise(error)}", status=200, request_id=request_id
+            f"DCS body is not a restore records page: {summarise(error)}", status=200, request_id=request_id
         ) from None
     return _record_by_record(raw, offset)
 
@@ -85,7 +89,7 @@ def _record_by_record(raw: _RawPage, offset: int) -> Page:
                 InvalidRecord(
                     index=offset + index,
                     restore_id=restore_id if isinstance(restore_id, str) and restore_id else None,
-                    reason=_summarise(error),
+                    reason=summarise(error),
                 )
             )
     return Page(offset, raw.total_num, _share_fields_sets(records), invalid)
@@ -108,7 +112,7 @@ def _share_fields_sets(records: list[RestoreRecord]) -> list[RestoreRecord]:
     return records
 
 
-def _summarise(error: ValidationError) -> str:
+def summarise(error: ValidationError) -> str:
     """One message per field (the first), without the union members pydantic tried."""
     reasons: dict[str, str] = {}
     for detail in error.errors(include_url=False):

@@ -100,7 +100,10 @@ class RestoreQuery(BaseModel):
 def first_error(errors: Sequence[Mapping[str, Any]], default_field: str, skip: Container[str] = ()) -> tuple[str, str]:
     """The field (dotted path, minus ``skip`` parts) and a readable reason of pydantic's first error."""
     first = errors[0]
-    field = ".".join(str(part) for part in first.get("loc", ()) if part not in skip) or default_field
+    location = tuple(first.get("loc", ()))
+    if "[key]" in location:  # a bad key of a mapping: name the mapping, not the key that is wrong
+        location = location[: location.index("[key]") - 1]
+    field = ".".join(str(part) for part in location if part not in skip) or default_field
     if first.get("type") == "missing":
         return field, "is required"
     if first.get("type") == "string_pattern_mismatch":

@@ -1,0 +1,1 @@
+"""Discover a project's DCS instances, one page of a fleet sweep at a time."""

@@ -1,0 +1,107 @@
+"""The use case: one page of a project's instances, and the event for the next page.
+
+A sweep walks the fleet page by page, so each state of its workflow holds one page whatever the
+fleet's size; the Distributed Map fans each page's instances out to the watch function.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import Field
+
+from dcs_restores import DcsAuthError, DcsError, DcsInstance, DcsRestoresClient, Deadline
+from restore_watch import observability
+from restore_watch.budget import Timing
+from restore_watch.runtime import connect
+from restore_watch.settings import DcsSettings
+
+from .scope import Scope
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
+
+
+class DiscoverySettings(DcsSettings):
+    max_instances: Annotated[int, Field(ge=1, le=100_000)] = 10_000  # a sweep stops (truncated) past this many
+
+
+class InstanceDiscovery:
+    """What a container builds once: settings, timing and (on first use) the DCS client."""
+
+    def __init__(self, settings: DiscoverySettings, metrics: Metrics, timing: Timing | None = None) -> None:
+        self.settings = settings
+        self._metrics = metrics
+        self._timing = timing or Timing()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], metrics: Metrics) -> InstanceDiscovery:
+        return cls(DiscoverySettings.from_env(environ), metrics)
+
+    @cached_property
+    def client(self) -> DcsRestoresClient:
+        return connect(self.settings, self._timing)
+
+    def deadline(self, remaining_seconds: float) -> Deadline:
+        return Deadline.after(remaining_seconds - RESPONSE_RESERVE)
+
+    def page(self, scope: Scope, deadline: Deadline) -> dict[str, Any]:
+        """The instances of ``scope``'s page as the sweep's workflow reads them, and its next page."""
+        try:
+            listing = self.client.list_instances(scope.query, deadline)
+        except DcsError as error:
+            self._metrics.add_metric(
+                name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1
+            )
+            if isinstance(error, DcsAuthError):  # the secret may have been rotated: read it again next time
+                self.__dict__.pop("client").close()
+            raise
+        for invalid in listing.invalid:  # reported, never silently dropped
+            logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())
+        offset, size = scope.query.offset or 0, scope.query.limit or 0
+        next_offset = offset + size
+        more = bool(listing.instances or listing.invalid_total) and next_offset < listing.total
+        truncated = more and next_offset >= self.settings.max_instances
+        self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(listing.instances))
+        logger.info(
+            "instances discovered",
+            extra={
+                "offset": offset,
+                "count": len(listing.instances),
+                "total": listing.total,
+                "invalid": listing.invalid_total,
+            },
+        )
+        return {
+            "sweep": scope.describe(),
+            "instances": [_to_watch(instance) for instance in listing.instances],
+            "offset": offset,
+            "count": len(listing.instances),
+            "total": listing.total,
+            "invalid": listing.invalid_total,
+            "truncated": truncated,
+            "next": scope.next_event(next_offset) if more and not truncated else None,
+        }
+
+
+def _to_watch(instance: DcsInstance) -> dict[str, Any]:
+    return {
+        "instance_id": instance.instance_id,
+        "name": instance.name,
+        "engine": instance.engine,
+        "status": instance.status,
+    }
+
+
+@functools.cache
+def instance_discovery() -> InstanceDiscovery:
+    """This container's use case, built on first use from the environment (not cached if that fails)."""
+    return InstanceDiscovery.from_env(os.environ, observability.metrics)

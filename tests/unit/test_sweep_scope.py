@@ -1,0 +1,105 @@
+"""A sweep's scope from its event: filters, the window fixed once, the next page's event."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dcs_restores import InvalidQueryError
+from discover_instances.discovery import DiscoverySettings
+from discover_instances.scope import DEFAULT_PAGE_SIZE, scope_of
+
+SETTINGS = DiscoverySettings(
+    dcs_endpoint="https://dcs.example.com",
+    dcs_project_id="proj",
+    dcs_credentials_secret="secret",
+    max_window_days=7,
+    allowed_project_ids=frozenset({"p2"}),
+)
+NOW = datetime(2024, 3, 1, 12, 0, 30, 250_000, tzinfo=UTC)
+
+
+def scope(event: dict[str, Any]) -> Any:
+    return scope_of(event, SETTINGS, now=lambda: NOW)
+
+
+def test_an_empty_event_sweeps_the_whole_default_project_over_the_default_lookback_ending_now() -> None:
+    resolved = scope({})
+    assert resolved.query.project_id == "proj"
+    assert (resolved.query.name, resolved.query.status, resolved.query.tags) == (None, None, {})
+    assert resolved.end_time == NOW.replace(microsecond=0)
+    assert resolved.end_time - resolved.begin_time == SETTINGS.schedule_lookback
+    assert (resolved.query.offset, resolved.query.limit, resolved.records) == (0, DEFAULT_PAGE_SIZE, "none")
+
+
+def test_the_window_ends_at_the_scheduled_time() -> None:
+    resolved = scope({"scheduled_time": "2024-03-01T12:00:00+01:00", "lookback": "PT2H"})
+    assert (resolved.begin_time, resolved.end_time) == (
+        datetime(2024, 3, 1, 9, tzinfo=UTC),
+        datetime(2024, 3, 1, 11, tzinfo=UTC),
+    )
+
+
+def test_the_next_page_carries_the_window_fixed_and_the_filters() -> None:
+    first = scope(
+        {
+            "project_id": "p2",
+            "status": "RUNNING",
+            "tags": {"env": "prod", "team": "payments"},
+            "name": "orders",
+            "name_equal": True,
+            "records": "failed",
+            "page_size": 100,
+            "correlation_id": "sweep-1",
+        }
+    )
+    event = first.next_event(100)
+    later = scope_of(event, SETTINGS, now=lambda: NOW + timedelta(hours=5))  # a later page, hours later
+    assert (later.begin_time, later.end_time) == (first.begin_time, first.end_time)
+    assert later.query.model_dump() == first.query.model_copy(update={"offset": 100}).model_dump()
+    assert (later.records, later.correlation_id) == ("failed", "sweep-1")
+    assert event["begin_time"].endswith("Z")
+
+
+def test_the_sweep_is_described_as_each_page_states_it() -> None:
+    described = scope({"begin_time": "2024-03-01T00:00:00Z", "end_time": "20240301060000", "tags": {"env": "dev"}})
+    assert described.describe() == {
+        "project_id": "proj",
+        "begin_time": "2024-03-01T00:00:00Z",
+        "end_time": "2024-03-01T06:00:00Z",
+        "records": "none",
+        "filters": {"name": None, "name_equal": False, "status": None, "tags": {"env": "dev"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ([], "event"),
+        ({"project_id": "p3"}, "project_id"),
+        ({"project_id": "../x"}, "project_id"),
+        ({"status": "running"}, "status"),
+        ({"tags": {"env": "a,b"}}, "tags.env"),
+        ({"tags": {"": "x"}}, "tags"),
+        ({"tags": ["env=prod"]}, "tags"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 65}, "name"),
+        ({"name_equal": "true"}, "name_equal"),
+        ({"records": "all"}, "records"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 1001}, "page_size"),
+        ({"offset": "10"}, "offset"),
+        ({"begin_time": "20240101000000"}, "event"),
+        ({"begin_time": "20240102000000", "end_time": "20240101000000"}, "begin_time"),
+        ({"begin_time": "20240101000000", "end_time": "20240301000000"}, "begin_time"),
+        ({"begin_time": "20240101000000", "end_time": "20240101010000", "lookback": "PT1H"}, "event"),
+        ({"scheduled_time": "2024-03-01T12:00:00"}, "scheduled_time"),
+        ({"scheduled_time": "1000-01-01T00:00:00Z"}, "scheduled_time"),
+        ({"lookback": "P400D"}, "lookback"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_bad_input_is_refused_by_field_before_dcs(event: Any, field: str) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope(event)
+    assert refused.value.field == field
