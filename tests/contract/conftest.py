@@ -31,7 +31,7 @@ def transformed() -> Iterator[dict[str, Any]]:
         template = yaml_parse(TEMPLATE.read_text())
         for resource in template["Resources"].values():
             properties = resource.get("Properties", {})
-            for key in ("CodeUri", "ContentUri"):
+            for key in ("CodeUri", "ContentUri", "DefinitionUri"):
                 if key in properties:
                     properties[key] = f"s3://placeholder-bucket/{key}.zip"
         yield transform(template, {}, OfflinePolicyLoader())

@@ -1,10 +1,12 @@
 """Least privilege: every IAM grant in the transformed template is needed, and none is a wildcard.
 
-The function role is held to what the code calls. The AWS operations are read from the source (boto3
+Each function role is held to what its code calls. The AWS operations are read from the source (boto3
 client methods of the services it makes clients for, and Powertools' parameter helpers), each mapped
 to the IAM action that authorises it and to the resource the code reaches it through: the function's
-setting for that service, as the template fills it in. What the platform needs on the code's behalf
-(Lambda's on-failure destination, the schedule's role) is listed below with its reason, and so is
+setting for that service, as the template fills it in. Each state machine role is held to what its
+definition (the ASL file the template deploys) runs: the functions its tasks invoke, and for a
+Distributed Map the executions of its items. What the platform needs on the code's behalf (Lambda's
+on-failure destination, the schedules' roles, log delivery) is listed below with its reason, and so is
 every AWS-managed policy a role may carry.
 """
 
@@ -22,12 +24,34 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore import xform_name
+from samtranslator.yaml_helper import yaml_parse
 
-from .conftest import ROOT
+from .conftest import ROOT, TEMPLATE
 
-SOURCES = (ROOT / "functions/restore_watch", ROOT / "layers/dcs_restores/dcs_restores")
+LAYER = ROOT / "layers/dcs_restores/dcs_restores"
+WATCH_PACKAGE = "restore_watch"
+# Each function's package (its code is the package and the layer; see ``function_sources``).
+FUNCTIONS = {
+    "RestoreWatchFunction": "restore_watch",
+    "DiscoverInstancesFunction": "discover_instances",
+    "SweepSummaryFunction": "sweep_summary",
+}
 FUNCTION = "RestoreWatchFunction"
 FUNCTION_ROLE = "RestoreWatchFunctionRole"
+STATE_MACHINES = ("FleetSweepStateMachine", "WaitForRestoreStateMachine")
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+# Log delivery to CloudWatch Logs, which a state machine's role needs for its Logging (AWS documents these
+# actions on Resource "*": they have no resource-level permissions).
+LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
 
 # The IAM action that authorises each operation the code may call, by the method boto3 gives it.
 IAM_ACTIONS: dict[tuple[str, str], str] = {
@@ -55,26 +79,63 @@ PLATFORM_GRANTS: dict[str, dict[tuple[str, str], str]] = {
     FUNCTION_ROLE: {
         ("sqs:SendMessage", "InvocationFailuresQueue"): "Lambda sends failed async events there with this role",
     },
+    "DiscoverInstancesFunctionRole": {},
+    "SweepSummaryFunctionRole": {},
     "RestoreWatchFunctionWatchRole": {
         ("lambda:InvokeFunction", FUNCTION): "EventBridge Scheduler invokes the function with this role",
         ("sqs:SendMessage", "InvocationFailuresQueue"): "the schedule's dead-letter queue",
     },
+    "FleetSweepStateMachineSweepRole": {
+        ("states:StartExecution", "FleetSweepStateMachine"): "EventBridge Scheduler starts the sweep with this role",
+        ("sqs:SendMessage", "InvocationFailuresQueue"): "the schedule's dead-letter queue",
+    },
+    **{
+        f"{machine}Role": {
+            (action, '"*"'): "the state machine's Logging: delivery to its log group" for action in LOG_DELIVERY
+        }
+        for machine in STATE_MACHINES
+    },
 }
+SCHEDULE_ROLES = ("RestoreWatchFunctionWatchRole", "FleetSweepStateMachineSweepRole")
 # AWS-managed policies a role may carry. AWS maintains them and their statements use Resource "*": Lambda
 # creates the log group on first write, and X-Ray has no resource-level permissions. These two are
 # accepted as they are; any other managed policy fails the review.
+_XRAY = {
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": (
+        "Tracing: xray:PutTraceSegments, xray:PutTelemetryRecords and the sampling reads"
+    ),
+}
 MANAGED_POLICIES: dict[str, dict[str, str]] = {
-    FUNCTION_ROLE: {
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": (
-            "logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents: the function's logs"
-        ),
-        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess": (
-            "Tracing: Active: xray:PutTraceSegments, xray:PutTelemetryRecords and the sampling reads"
-        ),
+    **{
+        f"{function}Role": {
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": (
+                "logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents: the function's logs"
+            ),
+            **_XRAY,
+        }
+        for function in FUNCTIONS
+    },
+    **{f"{machine}Role": _XRAY for machine in STATE_MACHINES},
+}
+# Inline statements allowed a wildcard in Action or Resource: (role, action) -> why.
+WILDCARD_EXCEPTIONS: dict[tuple[str, str], str] = {
+    **{
+        (f"{machine}Role", action): "log delivery actions have no resource-level permissions"
+        for machine in STATE_MACHINES
+        for action in LOG_DELIVERY
+    },
+    **{
+        ("FleetSweepStateMachineRole", action): (
+            "the Distributed Map's item executions, named at run time under the state machine's own name"
+        )
+        for action in ("states:DescribeExecution", "states:StopExecution")
     },
 }
-# Inline statements allowed a wildcard in Action or Resource: (role, action) -> why. None need one.
-WILDCARD_EXCEPTIONS: dict[tuple[str, str], str] = {}
+ASSUMED_BY = {
+    **{f"{function}Role": "lambda.amazonaws.com" for function in FUNCTIONS},
+    **{f"{machine}Role": "states.amazonaws.com" for machine in STATE_MACHINES},
+    **dict.fromkeys(SCHEDULE_ROLES, "scheduler.amazonaws.com"),
+}
 
 
 # What the code calls
@@ -106,7 +167,9 @@ def aws_calls(sources: Iterable[Path], root: Path = ROOT) -> set[AwsCall]:
     pydantic's ``SecretStr.get_secret_value()`` is not Secrets Manager's, as no such client is made.
     """
     trees = {
-        path: ast.parse(path.read_text(), str(path)) for source in sources for path in sorted(source.rglob("*.py"))
+        path: ast.parse(path.read_text(), str(path))
+        for source in sources
+        for path in ([source] if source.is_file() else sorted(source.rglob("*.py")))
     }
     services: set[str] = set()
     for path, tree in trees.items():
@@ -143,6 +206,30 @@ def aws_calls(sources: Iterable[Path], root: Path = ROOT) -> set[AwsCall]:
     return calls
 
 
+def function_sources(package: str) -> list[Path]:
+    """A function's code: its package, the layer, and the modules of the watch function's package it imports.
+
+    Those modules are followed one level, not further: ``restore_watch.runtime`` imports the forwarder
+    that only the watch function builds, while the discovery reads the secret through it and never forwards.
+    """
+    root = ROOT / "functions" / package
+    sources = [root, LAYER]
+    if package == WATCH_PACKAGE:
+        return sources
+    watch = ROOT / "functions" / WATCH_PACKAGE
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(WATCH_PACKAGE):
+                modules = [node.module or ""]
+                if node.module == WATCH_PACKAGE:  # from restore_watch import observability
+                    modules = [f"{WATCH_PACKAGE}.{alias.name}" for alias in node.names]
+                for module in modules:
+                    relative = Path(*module.split(".")[1:])
+                    file = watch / relative.with_suffix(".py")
+                    sources.append(file if file.is_file() else watch / relative)
+    return sorted(set(sources), key=str)
+
+
 def _powertools_names(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
     """Local names of Powertools' parameter helpers (local -> helper), and of the module itself."""
     helpers: dict[str, str] = {}
@@ -162,9 +249,18 @@ def _powertools_names(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
 
 
 def roles(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        name: res["Properties"] for name, res in transformed["Resources"].items() if res["Type"] == "AWS::IAM::Role"
+    """Each role's properties, its ``Policies`` with the stand-alone policies (``AWS::IAM::Policy``) attached to it."""
+    found = {
+        name: dict(res["Properties"])
+        for name, res in transformed["Resources"].items()
+        if res["Type"] == "AWS::IAM::Role"
     }
+    for res in transformed["Resources"].values():
+        if res["Type"] == "AWS::IAM::Policy":
+            for role in res["Properties"]["Roles"]:
+                properties = found[role["Ref"]]
+                properties["Policies"] = [*properties.get("Policies", []), res["Properties"]]
+    return found
 
 
 def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -246,18 +342,29 @@ def wildcards(role: str, statement: dict[str, Any], exceptions: dict[tuple[str, 
 # The review
 
 
+@pytest.fixture(scope="module", params=sorted(FUNCTIONS))
+def function(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-def calls() -> set[AwsCall]:
-    return aws_calls(SOURCES)
+def calls(function: str) -> set[AwsCall]:
+    return aws_calls(function_sources(FUNCTIONS[function]))
 
 
-def test_the_function_runs_as_the_reviewed_role(transformed: dict[str, Any]) -> None:
-    function = transformed["Resources"][FUNCTION]["Properties"]
-    assert function["Role"] == {"Fn::GetAtt": [FUNCTION_ROLE, "Arn"]}
+def test_the_function_runs_as_the_reviewed_role(transformed: dict[str, Any], function: str) -> None:
+    properties = transformed["Resources"][function]["Properties"]
+    assert properties["Role"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
 
 
 def test_every_role_is_reviewed(transformed: dict[str, Any]) -> None:
-    assert set(roles(transformed)) == set(PLATFORM_GRANTS)
+    assert set(roles(transformed)) == set(PLATFORM_GRANTS) == set(ASSUMED_BY)
+    functions = {name for name, res in transformed["Resources"].items() if res["Type"] == "AWS::Lambda::Function"}
+    machines = {
+        name for name, res in transformed["Resources"].items() if res["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    assert (functions, machines) == (set(FUNCTIONS), set(STATE_MACHINES))
 
 
 def test_every_operation_the_code_calls_has_an_iam_action(calls: set[AwsCall]) -> None:
@@ -271,25 +378,108 @@ def test_every_operation_the_code_calls_has_an_iam_action(calls: set[AwsCall]) -
 
 
 def test_the_function_role_grants_exactly_what_the_code_and_the_platform_need(
-    transformed: dict[str, Any], calls: set[AwsCall]
+    transformed: dict[str, Any], function: str, calls: set[AwsCall]
 ) -> None:
-    environment = transformed["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    environment = transformed["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
     needed: dict[tuple[str, str], str] = {}
     for call in calls:
         [resource] = referenced(environment[SERVICE_SETTINGS[call.service]])
         needed[(IAM_ACTIONS[(call.service, call.operation)], resource)] = (
             f"{call.service}.{call.operation} at {call.where}"
         )
-    needed |= PLATFORM_GRANTS[FUNCTION_ROLE]
-    granted = grants(roles(transformed)[FUNCTION_ROLE])
+    role = f"{function}Role"
+    needed |= PLATFORM_GRANTS[role]
+    granted = grants(roles(transformed)[role])
     assert not granted - needed.keys(), f"granted, but nothing needs it: {sorted(granted - needed.keys())}"
     missing = {grant: needed[grant] for grant in needed.keys() - granted}
     assert not missing, f"needed, but not granted: {missing}"
 
 
-@pytest.mark.parametrize("role", sorted(set(PLATFORM_GRANTS) - {FUNCTION_ROLE}))
-def test_the_other_roles_grant_only_what_their_service_needs(transformed: dict[str, Any], role: str) -> None:
+def test_the_discovery_reads_the_secret_and_nothing_else(transformed: dict[str, Any]) -> None:
+    """Its own role: no queue, no table (it imports the watch function's runtime, not its forwarder)."""
+    assert grants(roles(transformed)["DiscoverInstancesFunctionRole"]) == {
+        ("secretsmanager:GetSecretValue", "DcsCredentialsSecretArn")
+    }
+    assert grants(roles(transformed)["SweepSummaryFunctionRole"]) == set()
+
+
+@pytest.mark.parametrize("role", SCHEDULE_ROLES)
+def test_the_schedule_roles_grant_only_what_their_service_needs(transformed: dict[str, Any], role: str) -> None:
     assert grants(roles(transformed)[role]) == set(PLATFORM_GRANTS[role])
+
+
+# What a state machine runs
+
+
+def definition_files() -> dict[str, Path]:
+    """Each state machine's ASL file, as the template names it (the transformed template has it uploaded)."""
+    template = yaml_parse(TEMPLATE.read_text())
+    return {name: ROOT / template["Resources"][name]["Properties"]["DefinitionUri"] for name in STATE_MACHINES}
+
+
+def states_of(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every state, those of Map item processors and Parallel branches included."""
+    for state in definition["States"].values():
+        yield state
+        for inner in [state.get("ItemProcessor"), state.get("Iterator"), *state.get("Branches", [])]:
+            if inner:
+                yield from states_of(inner)
+
+
+def definition_grants(
+    machine: str, definition: dict[str, Any], substitutions: dict[str, Any]
+) -> dict[tuple[str, str], str]:
+    """(IAM action, logical ID) -> why, for what the definition runs; an integration not reviewed here fails."""
+    needed: dict[tuple[str, str], str] = {}
+    for state in states_of(definition):
+        if state["Type"] == "Task":
+            assert state["Resource"] == LAMBDA_INVOKE, f"review the IAM the integration {state['Resource']} needs"
+            placeholder = re.fullmatch(r"\$\{(\w+)\}", state["Parameters"]["FunctionName"])
+            assert placeholder, "a task's function is named by a substitution"
+            [function] = referenced(substitutions[placeholder[1]])
+            needed[("lambda:InvokeFunction", function)] = f"a task invokes {function}"
+        if (
+            state["Type"] == "Map"
+            and state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        ):
+            for action in ("states:StartExecution", "states:DescribeExecution", "states:StopExecution"):
+                needed[(action, machine)] = "a Distributed Map runs its items as executions of its own state machine"
+    return needed
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_each_state_machine_role_grants_exactly_what_its_definition_runs(
+    transformed: dict[str, Any], machine: str
+) -> None:
+    properties = transformed["Resources"][machine]["Properties"]
+    role = f"{machine}Role"
+    assert properties["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+    definition = json.loads(definition_files()[machine].read_text())
+    needed = definition_grants(machine, definition, properties["DefinitionSubstitutions"]) | PLATFORM_GRANTS[role]
+    granted = grants(roles(transformed)[role])
+    assert not granted - needed.keys(), f"granted, but nothing needs it: {sorted(granted - needed.keys())}"
+    missing = {grant: needed[grant] for grant in needed.keys() - granted}
+    assert not missing, f"needed, but not granted: {missing}"
+
+
+def test_the_distributed_map_starts_only_its_own_state_machine_and_supervises_only_its_executions(
+    transformed: dict[str, Any],
+) -> None:
+    granted = [
+        statement
+        for statement in statements(roles(transformed)["FleetSweepStateMachineRole"])
+        if any(action.startswith("states:") for action in as_list(statement["Action"]))
+    ]
+    by_action = {action: statement["Resource"] for statement in granted for action in as_list(statement["Action"])}
+    assert by_action["states:StartExecution"] == {"Ref": "FleetSweepStateMachine"}
+    executions = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Name}/*",
+            {"Name": {"Fn::GetAtt": ["FleetSweepStateMachine", "Name"]}},
+        ]
+    }
+    assert by_action["states:DescribeExecution"] == by_action["states:StopExecution"] == executions
+    assert set(by_action) == {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
 
 
 def test_no_role_grants_by_wildcard(transformed: dict[str, Any]) -> None:
@@ -308,12 +498,11 @@ def test_managed_policies_are_only_the_listed_aws_ones(transformed: dict[str, An
 
 
 def test_roles_are_assumed_by_one_named_service_each(transformed: dict[str, Any]) -> None:
-    expected = {FUNCTION_ROLE: "lambda.amazonaws.com", "RestoreWatchFunctionWatchRole": "scheduler.amazonaws.com"}
     for name, role in roles(transformed).items():
         [trust] = role["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Effect"] == "Allow"
         assert as_list(trust["Action"]) == ["sts:AssumeRole"]
-        assert trust["Principal"] == {"Service": [expected[name]]}, name
+        assert trust["Principal"] == {"Service": [ASSUMED_BY[name]]}, name
 
 
 def test_the_api_may_invoke_the_function_only_on_its_own_routes(transformed: dict[str, Any]) -> None:

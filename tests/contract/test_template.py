@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+from devkit.workflows import FUNCTIONS, LOCAL_MAP_EXECUTION_TYPE, placeholders
+
 from .conftest import ROOT, TEMPLATE
+
+STATE_MACHINES = {"FleetSweepStateMachine": "fleet_sweep", "WaitForRestoreStateMachine": "wait_for_restore"}
+SCHEDULES = {
+    "RestoreWatchFunctionWatch": "RestoreWatchFunction",
+    "FleetSweepStateMachineSweep": "FleetSweepStateMachine",
+}
 
 
 def test_cfn_lint_passes() -> None:
@@ -30,13 +42,24 @@ def test_every_route_needs_iam_auth(transformed: dict[str, Any]) -> None:
         assert route["get"]["security"] == [{"AWS_IAM": []}]
 
 
-def test_the_function_targets_python313_on_arm64_with_the_layer(transformed: dict[str, Any]) -> None:
-    function = transformed["Resources"]["RestoreWatchFunction"]["Properties"]
+@pytest.mark.parametrize(
+    ("name", "handler"),
+    [
+        ("RestoreWatchFunction", "restore_watch.app.lambda_handler"),
+        ("DiscoverInstancesFunction", "discover_instances.app.lambda_handler"),
+        ("SweepSummaryFunction", "sweep_summary.app.lambda_handler"),
+    ],
+)
+def test_each_function_targets_python313_on_arm64_with_the_layer(
+    transformed: dict[str, Any], name: str, handler: str
+) -> None:
+    function = transformed["Resources"][name]["Properties"]
     assert function["Runtime"] == "python3.13"
     assert function["Architectures"] == ["arm64"]
-    assert function["Handler"] == "restore_watch.app.lambda_handler"
+    assert function["Handler"] == handler
     assert function["Layers"] == [{"Ref": next(iter(resources(transformed, "AWS::Lambda::LayerVersion")))}]
-    assert (ROOT / "functions/restore_watch/app.py").exists()
+    module, _, _ = handler.rpartition(".")
+    assert (ROOT / "functions" / Path(*module.split("."))).with_suffix(".py").exists()
     assert (ROOT / "layers/dcs_restores/requirements.txt").exists()
 
 
@@ -48,12 +71,19 @@ def test_failed_invokes_land_in_a_standard_queue(transformed: dict[str, Any]) ->
     assert config["MaximumRetryAttempts"] == 2
 
 
-def test_the_schedule_passes_its_input_as_is_with_retries_and_a_dlq(transformed: dict[str, Any]) -> None:
-    [schedule] = resources(transformed, "AWS::Scheduler::Schedule").values()
-    target = schedule["Properties"]["Target"]
-    assert "<aws.scheduler.scheduled-time>" in target["Input"]["Fn::Sub"]
-    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
-    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["InvocationFailuresQueue", "Arn"]}}
+@pytest.mark.parametrize(("name", "target"), SCHEDULES.items())
+def test_each_schedule_passes_its_input_as_is_with_retries_and_a_dlq(
+    transformed: dict[str, Any], name: str, target: str
+) -> None:
+    assert set(resources(transformed, "AWS::Scheduler::Schedule")) == set(SCHEDULES)
+    properties = transformed["Resources"][name]["Properties"]
+    assert properties["Target"]["Arn"] in ({"Ref": target}, {"Fn::GetAtt": [target, "Arn"]})
+    schedule_input = properties["Target"]["Input"]["Fn::Sub"]
+    assert "<aws.scheduler.scheduled-time>" in (
+        schedule_input if isinstance(schedule_input, str) else schedule_input[0]
+    )
+    assert properties["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 3
+    assert properties["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["InvocationFailuresQueue", "Arn"]}}
 
 
 def test_the_ledger_is_on_demand_with_ttl_and_point_in_time_recovery(transformed: dict[str, Any]) -> None:
@@ -65,25 +95,213 @@ def test_the_ledger_is_on_demand_with_ttl_and_point_in_time_recovery(transformed
 
 def test_alarms_dashboard_and_outputs_exist(transformed: dict[str, Any]) -> None:
     alarms = {alarm["Properties"]["MetricName"] for alarm in resources(transformed, "AWS::CloudWatch::Alarm").values()}
-    assert alarms == {"Errors", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    assert alarms == {
+        "Errors",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
     assert resources(transformed, "AWS::CloudWatch::Dashboard")
-    assert set(transformed["Outputs"]) >= {"ApiUrl", "FunctionArn", "FailedRestoresQueueUrl", "RestoreLedgerTableName"}
+    assert set(transformed["Outputs"]) >= {
+        "ApiUrl",
+        "FunctionArn",
+        "FailedRestoresQueueUrl",
+        "RestoreLedgerTableName",
+        "FleetSweepStateMachineArn",
+        "WaitForRestoreStateMachineArn",
+    }
 
 
-def test_the_dashboard_body_is_json(transformed: dict[str, Any]) -> None:
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_failed_and_timed_out_executions_of_each_state_machine_raise_an_alarm(
+    transformed: dict[str, Any], machine: str
+) -> None:
+    watched = {
+        alarm["Properties"]["MetricName"]
+        for alarm in resources(transformed, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["Namespace"] == "AWS/States"
+        and alarm["Properties"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": {"Ref": machine}}]
+        and alarm["Properties"]["Threshold"] == 1
+    }
+    assert watched == {"ExecutionsFailed", "ExecutionsTimedOut"}
+
+
+def test_the_dashboard_body_is_json_with_a_widget_for_each_state_machine(transformed: dict[str, Any]) -> None:
     [dashboard] = resources(transformed, "AWS::CloudWatch::Dashboard").values()
     body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     widgets = json.loads(body)["widgets"]  # ${...} substitutions sit inside JSON strings
-    assert len(widgets) == 4
+    assert len(widgets) == 6
+    for machine in STATE_MACHINES:
+        [widget] = [w for w in widgets if f"${{{machine}}}" in json.dumps(w["properties"]["metrics"])]
+        metrics = widget["properties"]["metrics"]
+        assert metrics[0] == ["AWS/States", "ExecutionsSucceeded", "StateMachineArn", f"${{{machine}}}"]
+        assert {row[1] for row in metrics} >= {"ExecutionsFailed", "ExecutionsTimedOut"}
 
 
 def test_the_function_environment_is_what_the_settings_read(transformed: dict[str, Any]) -> None:
+    from discover_instances.discovery import DiscoverySettings
     from restore_watch.settings import Settings
 
-    variables = transformed["Resources"]["RestoreWatchFunction"]["Properties"]["Environment"]["Variables"]
-    ours = {name for name in variables if not name.startswith("POWERTOOLS_")}
-    readable = {field.upper() for field in Settings.model_fields}
-    required = {field.upper() for field, info in Settings.model_fields.items() if info.is_required()}
-    assert ours <= readable, f"set but never read: {sorted(ours - readable)}"
-    assert required <= ours
-    assert {"DCS_CREDENTIALS_SECRET", "RESTORE_LEDGER_TABLE", "ALLOWED_PROJECT_IDS"} <= ours
+    for name, settings, expected in (
+        ("RestoreWatchFunction", Settings, {"DCS_CREDENTIALS_SECRET", "RESTORE_LEDGER_TABLE", "ALLOWED_PROJECT_IDS"}),
+        ("DiscoverInstancesFunction", DiscoverySettings, {"DCS_CREDENTIALS_SECRET", "ALLOWED_PROJECT_IDS"}),
+    ):
+        variables = transformed["Resources"][name]["Properties"]["Environment"]["Variables"]
+        ours = {variable for variable in variables if not variable.startswith("POWERTOOLS_")}
+        readable = {field.upper() for field in settings.model_fields}
+        required = {field.upper() for field, info in settings.model_fields.items() if info.is_required()}
+        assert ours <= readable, f"{name}: set but never read: {sorted(ours - readable)}"
+        assert required <= ours, name
+        assert expected <= ours, name
+    # Both read DCS for the same sweep: the same endpoint, projects, credentials and window limit.
+    watch, discover = (
+        transformed["Resources"][name]["Properties"]["Environment"]["Variables"]
+        for name in ("RestoreWatchFunction", "DiscoverInstancesFunction")
+    )
+    shared = ("DCS_ENDPOINT", "DCS_PROJECT_ID", "ALLOWED_PROJECT_IDS", "DCS_CREDENTIALS_SECRET", "MAX_WINDOW_DAYS")
+    assert all(watch[variable] == discover[variable] for variable in shared)
+
+
+# The workflows
+
+
+def raw_template() -> dict[str, Any]:
+    """The template as written (the transformed one has its local files swapped for S3 locations)."""
+    loaded: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return loaded
+
+
+@pytest.mark.parametrize(("machine", "definition"), STATE_MACHINES.items())
+def test_each_state_machine_deploys_its_asl_file_with_exactly_its_placeholders(machine: str, definition: str) -> None:
+    properties = raw_template()["Resources"][machine]["Properties"]
+    assert properties["DefinitionUri"] == f"statemachines/{definition}.asl.json"
+    assert json.loads((ROOT / properties["DefinitionUri"]).read_text())["QueryLanguage"] == "JSONPath"
+    assert set(properties["DefinitionSubstitutions"]) == placeholders(definition)
+
+
+def test_the_functions_the_definitions_name_are_the_ones_run_locally(transformed: dict[str, Any]) -> None:
+    """devkit.workflows serves each ARN substitution by a handler: the same one the template deploys there."""
+    local = {function.substitution: function.handler for function in FUNCTIONS}
+    for machine in STATE_MACHINES:
+        substitutions = transformed["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
+        for key, value in substitutions.items():
+            if key.endswith("FunctionArn"):
+                [function, attribute] = value["Fn::GetAtt"]
+                assert attribute == "Arn"
+                assert transformed["Resources"][function]["Properties"]["Handler"] == local[key]
+
+
+def test_the_sweep_runs_express_items_at_a_bounded_concurrency(transformed: dict[str, Any]) -> None:
+    substitutions = transformed["Resources"]["FleetSweepStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["MapExecutionType"] == "EXPRESS" != LOCAL_MAP_EXECUTION_TYPE  # moto knows only STANDARD
+    assert substitutions["MaxConcurrency"] == {"Ref": "SweepMaxConcurrency"}
+    parameter = raw_template()["Parameters"]["SweepMaxConcurrency"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
+        "Number",
+        10,
+        1,
+        1000,
+    )
+
+
+@pytest.mark.parametrize("machine", STATE_MACHINES)
+def test_each_state_machine_logs_errors_without_data_to_a_kept_log_group_and_is_traced(
+    transformed: dict[str, Any], machine: str
+) -> None:
+    properties = transformed["Resources"][machine]["Properties"]
+    logging = properties["LoggingConfiguration"]
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+    [destination] = logging["Destinations"]
+    [group, attribute] = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+    assert attribute == "Arn"
+    log_group = transformed["Resources"][group]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert log_group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/states/")
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert raw_template()["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+# The sweep's schedule input, evaluated as CloudFormation would for given parameter values.
+
+
+def evaluate(expression: Any, parameters: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """The intrinsic functions the schedule's input uses: Ref, Fn::Sub, Fn::If, Fn::Join, Fn::Split."""
+    if isinstance(expression, list):
+        return [evaluate(item, parameters, conditions) for item in expression]
+    if not isinstance(expression, dict):
+        return expression
+    [(function, argument)] = expression.items()
+    if function == "Ref":
+        return parameters[argument]
+    if function == "Fn::If":
+        name, then, otherwise = argument
+        return evaluate(then if holds(conditions[name], parameters) else otherwise, parameters, conditions)
+    if function == "Fn::Join":
+        return argument[0].join(evaluate(argument[1], parameters, conditions))
+    if function == "Fn::Split":
+        return evaluate(argument[1], parameters, conditions).split(argument[0])
+    if function == "Fn::Sub":
+        text, names = (argument, {}) if isinstance(argument, str) else argument
+        values = {**parameters, **{name: evaluate(value, parameters, conditions) for name, value in names.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda match: values[match[1]], text)
+    raise AssertionError(f"not evaluated here: {function}")
+
+
+def holds(condition: Any, parameters: dict[str, str]) -> bool:
+    [(function, argument)] = condition.items()
+    if function == "Fn::Not":
+        return not holds(argument[0], parameters)
+    assert function == "Fn::Equals"
+    left, right = (evaluate(side, parameters, {}) for side in argument)
+    return bool(left == right)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, {"status": None, "name": None, "tags": {}}),
+        (
+            {"SweepStatusFilter": "RUNNING", "SweepNameFilter": "orders cache", "SweepTagFilter": "env=prod"},
+            {"status": "RUNNING", "name": "orders cache", "tags": {"env": "prod"}},
+        ),
+        (
+            {"SweepTagFilter": "env=prod,team=cache,empty="},
+            {"status": None, "name": None, "tags": {"env": "prod", "team": "cache", "empty": ""}},
+        ),
+    ],
+    ids=["project-wide", "every-filter", "several-tags"],
+)
+def test_the_sweep_schedule_input_is_json_the_discovery_reads(
+    filters: dict[str, str], expected: dict[str, Any]
+) -> None:
+    from discover_instances.scope import SweepEvent
+
+    template = raw_template()
+    parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | filters
+    for name, value in filters.items():
+        assert re.fullmatch(template["Parameters"][name]["AllowedPattern"], value), name
+    schedule = template["Resources"]["FleetSweepStateMachine"]["Properties"]["Events"]["Sweep"]["Properties"]
+    text = evaluate(schedule["Input"], parameters, template["Conditions"])
+    event = json.loads(text.replace("<aws.scheduler.scheduled-time>", "2024-03-01T12:00:00Z"))
+    assert event == {"scheduled_time": "2024-03-01T12:00:00Z", "lookback": "PT6H", **expected}
+    SweepEvent.model_validate(event)  # the discovery function takes it as it comes
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("SweepNameFilter", 'a", "status": "X'),
+        ("SweepNameFilter", "back\\slash"),
+        ("SweepNameFilter", "new\nline"),
+        ("SweepTagFilter", 'env=prod"}'),
+        ("SweepTagFilter", "env"),
+        ("SweepTagFilter", ",".join(f"k{n}=v" for n in range(21))),
+        ("SweepStatusFilter", "running"),
+        ("ScheduleLookback", 'PT6H", "x": "'),
+    ],
+)
+def test_filter_parameters_that_would_break_the_schedule_input_are_refused(parameter: str, value: str) -> None:
+    pattern = raw_template()["Parameters"][parameter]["AllowedPattern"]
+    assert not re.fullmatch(pattern, value)
