@@ -17,37 +17,13 @@ from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID,
 from devkit.seed import generate_records
 
 from ..support import window_query
-
-PATH = f"/v2/{DEFAULT_PROJECT_ID}/instances/{DEFAULT_INSTANCE_ID}/restores"
+from .signed_requests import PATH, get, signed_headers
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
     with Emulator(generate_records(25)) as address:
         yield address
-
-
-def signed_headers(
-    url: str, query: str, *, path: str = PATH, credentials: Credentials, project_id: str, skew: timedelta
-) -> dict[str, str]:
-    """The headers the client would send, signed with the clock read now (not when the test was collected)."""
-    headers = {"X-Project-Id": project_id}
-    return sign(credentials, "GET", url.removeprefix("http://"), path, query, headers, now=datetime.now(UTC) + skew)
-
-
-def get(
-    url: str,
-    params: list[tuple[str, str]],
-    *,
-    path: str = PATH,
-    sk: str = DEFAULT_SK,
-    project_id: str = DEFAULT_PROJECT_ID,
-    skew: timedelta = timedelta(0),
-) -> requests.Response:
-    query = canonical_query(params)
-    credentials = Credentials(DEFAULT_AK, sk)
-    headers = signed_headers(url, query, path=path, credentials=credentials, project_id=project_id, skew=skew)
-    return requests.get(f"{url}{path}?{query}", headers=headers, timeout=5)
 
 
 def test_defaults_are_offset_0_and_limit_10(url: str) -> None:
@@ -154,7 +130,7 @@ def test_another_project_is_refused(url: str) -> None:
 
 
 def test_other_paths_are_404(url: str) -> None:
-    response = requests.get(f"{url}/v2/{DEFAULT_PROJECT_ID}/instances", timeout=5)
+    response = requests.get(f"{url}/v2/{DEFAULT_PROJECT_ID}/instances/{DEFAULT_INSTANCE_ID}/backups", timeout=5)
     assert response.status_code == 404
     assert response.json()["error_code"] == "APIGW.0101"
 
