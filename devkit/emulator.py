@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl
 from dcs_restores.signing import DATE_FORMAT, canonical_query, canonical_request, signature
 
 from .fleet import Fleet, InstanceFilter, default_instance
+from .seed import vendor_time
 from .verify import Authorization
 
 DEFAULT_PROJECT_ID = "0123456789abcdef0123456789abcdef"
@@ -51,6 +52,8 @@ NOT_FOUND = ("APIGW.0101", "The API does not exist or has not been published in 
 AUTH_FAILED = "APIGW.0301"
 BAD_PARAMETER = "DCS.4800"
 NO_INSTANCE = "DCS.4204"
+PROGRESS_ERROR_CODE = "dcs.08.0002"  # what a restore moved to "failed" by progress() fails with
+FINISHED = frozenset({"succeed", "failed"})
 SCRIPTED_ERRORS = {
     400: (BAD_PARAMETER, "Invalid request."),
     401: (AUTH_FAILED, "Incorrect IAM authentication information."),
@@ -107,6 +110,36 @@ class ReceivedRequest:
     headers: dict[str, str]
 
 
+@dataclass
+class _Progress:
+    """A restore moved through statuses, one served read at a time (see ``Emulator.progress``)."""
+
+    statuses: tuple[str, ...]
+    reads: int = 0
+    finished_at: str | None = None  # the updated_at shown once a finished status was first shown
+
+    def next_fields(self, stored: _Stored, now: datetime) -> dict[str, Any]:
+        """The fields this read shows, and a step on to the next status."""
+        status = self.statuses[min(self.reads, len(self.statuses) - 1)]
+        self.reads += 1
+        record = stored.record
+        fields: dict[str, Any] = {"status": status, "error_code": {}, "updated_at": {}}
+        if status == "failed":
+            own = record.get("error_code")
+            fields["error_code"] = own if isinstance(own, str) and own else PROGRESS_ERROR_CODE
+        if status in FINISHED:
+            if self.finished_at is None:
+                own = record.get("updated_at")
+                moment = max(now, stored.created) if stored.created else now
+                self.finished_at = own if isinstance(own, str) and own else vendor_time(moment)
+            fields["updated_at"] = self.finished_at
+        if status == "waiting":
+            fields["progress"] = "0.00"
+        elif status == "succeed":
+            fields["progress"] = "100.00"
+        return fields
+
+
 class Emulator:
     """The emulator as a context manager: ``with Emulator(records) as url: ...``.
 
@@ -134,6 +167,7 @@ class Emulator:
         by_instance = records if isinstance(records, dict) else {instance_id: list(records)}
         self._records = {instance: _newest_first([], items) for instance, items in by_instance.items()}
         self._fleet = Fleet([default_instance(instance_id)] if instances is None else instances)
+        self._progress: dict[tuple[str, str], _Progress] = {}
         self.project_id = project_id
         self.ak = ak
         self.sk = sk
@@ -184,6 +218,22 @@ class Emulator:
         with self._lock:
             self._records[instance_id] = _newest_first(self._records.get(instance_id, []), records)
             self._version += 1
+
+    def progress(self, restore_id: str, statuses: Sequence[str], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
+        """Move a restore through ``statuses``, one step each time a page holding it is served.
+
+        The first page served shows ``statuses[0]``, the next one ``statuses[1]``, and so on; the
+        last status sticks. ``failed`` shows the record's own ``error_code``, or "dcs.08.0002" when
+        it has none; a finished status (``succeed``, ``failed``) shows an ``updated_at`` (the
+        record's own, else the emulator's clock when first shown); an unfinished one shows none.
+        Steps count reads, never the wall clock; a page the script mangles or drops is no read.
+        Calling it again for the same restore starts over. The restore may arrive later.
+        """
+        steps = (statuses,) if isinstance(statuses, str) else tuple(statuses)
+        if not steps:
+            raise ValueError("progress needs at least one status")
+        with self._lock:
+            self._progress[(instance_id, restore_id)] = _Progress(steps)
 
     def restore_requests(self) -> list[ReceivedRequest]:
         """The requests for restore records that passed the signature check, in the order received."""
@@ -241,7 +291,8 @@ class Emulator:
                 self._windows = {**self._windows, key: matching} if len(self._windows) < 64 else {key: matching}
         return matching
 
-    def _answer(self, instance_id: str, query: str) -> tuple[int, bytes | None]:
+    def _answer(self, instance_id: str, query: str, *, served: bool = True) -> tuple[int, bytes | None]:
+        """A page of restore records; ``served`` is false when the script mangles it (no progress step)."""
         params = dict(parse_qsl(query, keep_blank_values=True))
         try:
             offset = _int_param(params, "offset", 0, minimum=0)
@@ -269,12 +320,30 @@ class Emulator:
         matching = self._window((instance_id, version, begin, end), records)
         if not matching:
             return 204, None
+        shown = matching[offset : offset + limit]
+        changes = self._progress_steps(instance_id, shown) if served else {}
+        for index, fields in drift.items():
+            if offset <= index < offset + len(shown):
+                changes[index - offset] = {**changes.get(index - offset, {}), **fields}
         page = b",".join(
-            json.dumps({**stored.record, **drift[index]}).encode() if index in drift else stored.encoded
-            for index, stored in enumerate(matching[offset : offset + limit], start=offset)
+            json.dumps({**stored.record, **changes[position]}).encode() if position in changes else stored.encoded
+            for position, stored in enumerate(shown)
         )
         total = str(len(matching) + delta).encode()
         return 200, b'{"restore_record_response": [' + page + b'], "total_num": ' + total + b"}"
+
+    def _progress_steps(self, instance_id: str, shown: list[_Stored]) -> dict[int, dict[str, Any]]:
+        """Position on the page -> the fields its progressing restore shows on this read (each one a step)."""
+        with self._lock:
+            if not self._progress:
+                return {}
+            now = self.clock()
+            steps = {}
+            for position, stored in enumerate(shown):
+                progress = self._progress.get((instance_id, str(stored.record.get("restore_id"))))
+                if progress is not None:
+                    steps[position] = progress.next_fields(stored, now)
+            return steps
 
     def _answer_instances(self, query: str) -> tuple[int, bytes | None]:
         """A page of the fleet: ``instance_num`` is every instance the filter matches, not the page."""
@@ -342,7 +411,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if route == "instances":
                 status, payload = emulator._answer_instances(query)
             else:
-                status, payload = emulator._answer(match["instance_id"], query)
+                status, payload = emulator._answer(match["instance_id"], query, served=scripted.body == "normal")
             return self._send(status, payload, {}, scripted.body, route)
 
         def _send(
