@@ -17,7 +17,7 @@ from typing import Any
 
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from .local import local_services, say
-from .seed import generate_records, load_fixture
+from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
 
 USAGE_ERROR = 2
 RUN_FAILED = 1
@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = commands.add_parser("emulator", help="run the DCS emulator on loopback until interrupted")
     emulator.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     source = emulator.add_mutually_exclusive_group()
-    source.add_argument("--records", type=int, default=40, help="number of seeded records (default: 40)")
+    source.add_argument(
+        "--records", type=int, default=40, help="number of seeded records (per instance with --fleet; default: 40)"
+    )
     source.add_argument("--fixture", type=Path, help="a JSON file: a DCS 200 body or a list of records")
     emulator.add_argument(
         "--failed-every", type=int, default=5, help="seeded records: every Nth one failed (default: 5; 0: none)"
@@ -48,7 +50,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--ak", default=DEFAULT_AK)
     emulator.add_argument("--sk", default=DEFAULT_SK)
     emulator.add_argument("--project-id", default=DEFAULT_PROJECT_ID)
-    emulator.add_argument("--instance-id", default=DEFAULT_INSTANCE_ID)
+    emulator.add_argument(
+        "--instance-id", help=f"the one instance when there is no fleet (default: {DEFAULT_INSTANCE_ID})"
+    )
+    emulator.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed a fleet of N instances, each with the seeded records (default: 0, just the one instance)",
+    )
     emulator.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
 
     args = parser.parse_args(argv)
@@ -137,21 +148,35 @@ def _serve(port: int) -> int:
 
 
 def _run_emulator(args: argparse.Namespace) -> int:
-    if args.failed_every < 0 or args.step_seconds < 1:
-        say("--failed-every must be 0 or more, --step-seconds 1 or more")
+    if args.failed_every < 0 or args.step_seconds < 1 or args.fleet < 0:
+        say("--failed-every and --fleet must be 0 or more, --step-seconds 1 or more")
         return USAGE_ERROR
-    if args.fixture:
+    if args.fleet and (args.fixture or args.instance_id):
+        say("--fleet seeds its own instances and records: it does not take --fixture or --instance-id")
+        return USAGE_ERROR
+    instance_id = args.instance_id or DEFAULT_INSTANCE_ID
+    step = timedelta(seconds=args.step_seconds)
+    fleet = generate_fleet(args.fleet) if args.fleet else None
+    records: list[dict[str, Any]] | dict[str, list[dict[str, Any]]]
+    if fleet:
+        records = generate_fleet_records(fleet, args.records, args.failed_every, step=step)
+    elif args.fixture:
         try:
             records = load_fixture(args.fixture)
         except (OSError, ValueError, KeyError) as error:
             say(f"cannot read the fixture: {error}")
             return USAGE_ERROR
     else:
-        step = timedelta(seconds=args.step_seconds)
         records = generate_records(args.records, failed_every=args.failed_every, step=step)
     try:
         server = Emulator(
-            records, instance_id=args.instance_id, project_id=args.project_id, ak=args.ak, sk=args.sk, port=args.port
+            records,
+            instances=fleet,
+            instance_id=instance_id,
+            project_id=args.project_id,
+            ak=args.ak,
+            sk=args.sk,
+            port=args.port,
         )
     except OSError as error:
         say(f"cannot listen on port {args.port}: {error.strerror}")
@@ -160,7 +185,11 @@ def _run_emulator(args: argparse.Namespace) -> int:
     url = server.start()
     print(f"DCS emulator listening on {url}", flush=True)
     print(f"DCS_ENDPOINT={url}\nDCS_PROJECT_ID={args.project_id}\nDCS_AK={args.ak}\nDCS_SK={args.sk}")
-    print(f"instance: {args.instance_id} ({len(records)} records)", flush=True)
+    if fleet:
+        print(f"fleet: {len(fleet)} instances ({args.records} records each), the first {fleet[0]['instance_id']}")
+    else:
+        print(f"instance: {instance_id} ({len(records)} records)")
+    sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         signal.pause()

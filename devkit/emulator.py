@@ -1,12 +1,17 @@
-"""A faithful local DCS: ``GET /v2/{project_id}/instances/{instance_id}/restores`` over real HTTP.
+"""A faithful local DCS over real HTTP: a project's restore records and its instances.
 
-It verifies ``SDK-HMAC-SHA256`` signatures the way the API gateway does, filters, pages and
-answers exactly as the vendor documents (200, 204, 400, 401), and has fault knobs for tests::
+It serves ``GET /v2/{project_id}/instances/{instance_id}/restores`` ("List instance restore
+records") and ``GET /v2/{project_id}/instances`` ("List instances"), verifies ``SDK-HMAC-SHA256``
+signatures the way the API gateway does, filters, pages and answers exactly as the vendor
+documents (200, 204, 400, 401), and has fault knobs for tests::
 
     emulator = Emulator(generate_records(25))
     with emulator as url:
         emulator.script(Scripted(status=503), Scripted(status=429, retry_after="1"))
         ...
+
+    fleet = generate_fleet(60)
+    emulator = Emulator(generate_fleet_records(fleet, 10), instances=fleet)
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +34,7 @@ from urllib.parse import parse_qsl
 
 from dcs_restores.signing import DATE_FORMAT, canonical_query, canonical_request, signature
 
+from .fleet import Fleet, InstanceFilter, default_instance
 from .seed import vendor_time
 from .verify import Authorization
 
@@ -37,15 +43,17 @@ DEFAULT_INSTANCE_ID = "a1b2c3d4-0000-1111-2222-333344445555"
 DEFAULT_AK = "EMULATORACCESSKEY001"
 DEFAULT_SK = "emulator-secret-key-not-for-production"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
-PROGRESS_ERROR_CODE = "dcs.08.0002"  # what a restore moved to failed by ``progress`` fails with
 
-_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/restores$")
+_RESTORES_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/restores$")
+_INSTANCES_PATH = re.compile(r"^/v2/(?P<project_id>[^/]+)/instances$")
 _DCS_TIME = re.compile(r"^\d{14}$")
 # Error codes: the API gateway's for routing and authentication; ours for parameter errors.
 NOT_FOUND = ("APIGW.0101", "The API does not exist or has not been published in the environment.")
 AUTH_FAILED = "APIGW.0301"
 BAD_PARAMETER = "DCS.4800"
 NO_INSTANCE = "DCS.4204"
+PROGRESS_ERROR_CODE = "dcs.08.0002"  # what a restore moved to "failed" by progress() fails with
+FINISHED = frozenset({"succeed", "failed"})
 SCRIPTED_ERRORS = {
     400: (BAD_PARAMETER, "Invalid request."),
     401: (AUTH_FAILED, "Incorrect IAM authentication information."),
@@ -55,6 +63,11 @@ SCRIPTED_ERRORS = {
 }
 
 BodyFault = Literal["normal", "truncated", "not-json", "empty", "drop", "bad-shape"]
+# JSON, a readable total, but no list: per route
+_BAD_SHAPES = {
+    "restores": b'{"restore_record_response": "not a list", "total_num": 40}',
+    "instances": b'{"instances": "not a list", "instance_num": 40}',
+}
 _WindowKey = tuple[str, int, datetime | None, datetime | None]  # instance, records version, begin, end
 
 
@@ -74,12 +87,18 @@ class Scripted:
 
 @dataclass
 class Faults:
-    """Knobs that hold for every request until changed."""
+    """Knobs that hold for every request until changed.
+
+    ``latency`` and ``script`` apply to both routes; the others name the list they change, so a
+    test that disturbs restore records leaves the instance list alone and the other way round.
+    """
 
     latency: float = 0.0  # seconds added to every request
-    total_num_delta: int = 0  # added to total_num on every page but the first one served
+    total_num_delta: int = 0  # added to total_num on every restores page but the first one served
     drift: dict[int, dict[str, Any]] = field(default_factory=dict)  # window index -> fields to overwrite
     arrivals: list[dict[str, Any]] = field(default_factory=list)  # records that appear once a page was served
+    instance_num_delta: int = 0  # added to instance_num on every instances page but the first one served
+    instance_drift: dict[int, dict[str, Any]] = field(default_factory=dict)  # index in the filtered list -> fields
     script: deque[Scripted] = field(default_factory=deque)
 
 
@@ -91,13 +110,51 @@ class ReceivedRequest:
     headers: dict[str, str]
 
 
+@dataclass
+class _Progress:
+    """A restore moved through statuses, one served read at a time (see ``Emulator.progress``)."""
+
+    statuses: tuple[str, ...]
+    reads: int = 0
+    finished_at: str | None = None  # the updated_at shown once a finished status was first shown
+
+    def next_fields(self, stored: _Stored, now: datetime) -> dict[str, Any]:
+        """The fields this read shows, and a step on to the next status."""
+        status = self.statuses[min(self.reads, len(self.statuses) - 1)]
+        self.reads += 1
+        record = stored.record
+        fields: dict[str, Any] = {"status": status, "error_code": {}, "updated_at": {}}
+        if status == "failed":
+            own = record.get("error_code")
+            fields["error_code"] = own if isinstance(own, str) and own else PROGRESS_ERROR_CODE
+        if status in FINISHED:
+            if self.finished_at is None:
+                own = record.get("updated_at")
+                moment = max(now, stored.created) if stored.created else now
+                self.finished_at = own if isinstance(own, str) and own else vendor_time(moment)
+            fields["updated_at"] = self.finished_at
+        if status == "waiting":
+            fields["progress"] = "0.00"
+        elif status == "succeed":
+            fields["progress"] = "100.00"
+        return fields
+
+
 class Emulator:
-    """The emulator as a context manager: ``with Emulator(records) as url: ...``."""
+    """The emulator as a context manager: ``with Emulator(records) as url: ...``.
+
+    ``records`` are one instance's restore records (that of ``instance_id``) or a dict instance ID
+    -> records. ``instances`` is the project's fleet as "List instances" serves it (vendor-shaped
+    dicts, see ``devkit.seed.generate_fleet``); without it the fleet is the one instance
+    ``instance_id``. Restores can be listed for an instance that has records or is in the fleet
+    (none: 204); any other instance is unknown (404, DCS.4204).
+    """
 
     def __init__(
         self,
         records: Iterable[dict[str, Any]] | dict[str, list[dict[str, Any]]] = (),
         *,
+        instances: Iterable[dict[str, Any]] | None = None,
         instance_id: str = DEFAULT_INSTANCE_ID,
         project_id: str = DEFAULT_PROJECT_ID,
         ak: str = DEFAULT_AK,
@@ -109,6 +166,8 @@ class Emulator:
     ) -> None:
         by_instance = records if isinstance(records, dict) else {instance_id: list(records)}
         self._records = {instance: _newest_first([], items) for instance, items in by_instance.items()}
+        self._fleet = Fleet([default_instance(instance_id)] if instances is None else instances)
+        self._progress: dict[tuple[str, str], _Progress] = {}
         self.project_id = project_id
         self.ak = ak
         self.sk = sk
@@ -120,7 +179,7 @@ class Emulator:
         self._version = 0  # bumped whenever records change, so remembered windows are not reused
         self._lock = threading.Lock()
         self._pages_served = 0
-        self._progress: dict[tuple[str, str], list[str]] = {}  # (instance, restore) -> statuses still to show
+        self._instance_pages_served = 0
         self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -160,21 +219,31 @@ class Emulator:
             self._records[instance_id] = _newest_first(self._records.get(instance_id, []), records)
             self._version += 1
 
-    def progress(self, restore_id: str, statuses: Iterable[str], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
-        """Move a restore through ``statuses``: each page served that holds it shows the next one (the last sticks).
+    def progress(self, restore_id: str, statuses: Sequence[str], instance_id: str = DEFAULT_INSTANCE_ID) -> None:
+        """Move a restore through ``statuses``, one step each time a page holding it is served.
 
-        Counted in reads, not in time. ``failed`` gets error code dcs.08.0002 unless the record has one;
-        a finished status sets ``updated_at``.
+        The first page served shows ``statuses[0]``, the next one ``statuses[1]``, and so on; the
+        last status sticks. ``failed`` shows the record's own ``error_code``, or "dcs.08.0002" when
+        it has none; a finished status (``succeed``, ``failed``) shows an ``updated_at`` (the
+        record's own, else the emulator's clock when first shown); an unfinished one shows none.
+        Steps count reads, never the wall clock; a page the script mangles or drops is no read.
+        Calling it again for the same restore starts over. The restore may arrive later.
         """
-        sequence = list(statuses)
-        if not sequence:
-            raise ValueError("give at least one status")
+        steps = (statuses,) if isinstance(statuses, str) else tuple(statuses)
+        if not steps:
+            raise ValueError("progress needs at least one status")
         with self._lock:
-            self._progress[(instance_id, restore_id)] = sequence
+            self._progress[(instance_id, restore_id)] = _Progress(steps)
 
     def restore_requests(self) -> list[ReceivedRequest]:
+        """The requests for restore records that passed the signature check, in the order received."""
         with self._lock:
-            return list(self._received)
+            return [request for request in self._received if _RESTORES_PATH.match(request.path)]
+
+    def instance_requests(self) -> list[ReceivedRequest]:
+        """The requests to list instances that passed the signature check, in the order received."""
+        with self._lock:
+            return [request for request in self._received if _INSTANCES_PATH.match(request.path)]
 
     # -- request handling, called from the server's threads --
 
@@ -222,7 +291,8 @@ class Emulator:
                 self._windows = {**self._windows, key: matching} if len(self._windows) < 64 else {key: matching}
         return matching
 
-    def _answer(self, project_id: str, instance_id: str, query: str) -> tuple[int, bytes | None]:
+    def _answer(self, instance_id: str, query: str, *, served: bool = True) -> tuple[int, bytes | None]:
+        """A page of restore records; ``served`` is false when the script mangles it (no progress step)."""
         params = dict(parse_qsl(query, keep_blank_values=True))
         try:
             offset = _int_param(params, "offset", 0, minimum=0)
@@ -234,6 +304,8 @@ class Emulator:
             return 400, _error_body(BAD_PARAMETER, str(error))
         with self._lock:
             records, version = self._records.get(instance_id), self._version
+            if records is None and instance_id in self._fleet:
+                records = []  # an instance of the fleet that has never been restored
             first_page = self._pages_served == 0
             self._pages_served += 1
             if self.faults.arrivals and records is not None:
@@ -248,32 +320,52 @@ class Emulator:
         matching = self._window((instance_id, version, begin, end), records)
         if not matching:
             return 204, None
+        shown = matching[offset : offset + limit]
+        changes = self._progress_steps(instance_id, shown) if served else {}
+        for index, fields in drift.items():
+            if offset <= index < offset + len(shown):
+                changes[index - offset] = {**changes.get(index - offset, {}), **fields}
         page = b",".join(
-            self._served(instance_id, stored, drift.get(index))
-            for index, stored in enumerate(matching[offset : offset + limit], start=offset)
+            json.dumps({**stored.record, **changes[position]}).encode() if position in changes else stored.encoded
+            for position, stored in enumerate(shown)
         )
         total = str(len(matching) + delta).encode()
         return 200, b'{"restore_record_response": [' + page + b'], "total_num": ' + total + b"}"
 
-    def _served(self, instance_id: str, stored: _Stored, drift: dict[str, Any] | None) -> bytes:
-        """A record as this read shows it: as stored, or moved on one status, with any drift on top."""
-        shown = self._progressed(instance_id, stored.record) if self._progress else None
-        if shown is None and drift is None:
-            return stored.encoded
-        return json.dumps({**(shown or stored.record), **(drift or {})}).encode()
-
-    def _progressed(self, instance_id: str, record: dict[str, Any]) -> dict[str, Any] | None:
+    def _progress_steps(self, instance_id: str, shown: list[_Stored]) -> dict[int, dict[str, Any]]:
+        """Position on the page -> the fields its progressing restore shows on this read (each one a step)."""
         with self._lock:
-            statuses = self._progress.get((instance_id, str(record.get("restore_id"))))
-            if statuses is None:
-                return None
-            status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
-        shown = {**record, "status": status}
-        if status == "failed" and not (isinstance(record.get("error_code"), str) and record["error_code"]):
-            shown["error_code"] = PROGRESS_ERROR_CODE
-        if status in ("succeed", "failed"):
-            shown["updated_at"] = vendor_time(self.clock())
-        return shown
+            if not self._progress:
+                return {}
+            now = self.clock()
+            steps = {}
+            for position, stored in enumerate(shown):
+                progress = self._progress.get((instance_id, str(stored.record.get("restore_id"))))
+                if progress is not None:
+                    steps[position] = progress.next_fields(stored, now)
+            return steps
+
+    def _answer_instances(self, query: str) -> tuple[int, bytes | None]:
+        """A page of the fleet: ``instance_num`` is every instance the filter matches, not the page."""
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            offset = _int_param(params, "offset", 0, minimum=0)
+            limit = _int_param(params, "limit", 10, minimum=1, maximum=1000)
+            wanted = InstanceFilter.from_params(params)
+        except ValueError as error:
+            return 400, _error_body(BAD_PARAMETER, str(error))
+        with self._lock:
+            first_page = self._instance_pages_served == 0
+            self._instance_pages_served += 1
+            drift = dict(self.faults.instance_drift)
+            delta = 0 if first_page else self.faults.instance_num_delta
+        matching = self._fleet.select(wanted)
+        page = b",".join(
+            json.dumps({**member.record, **drift[index]}).encode() if index in drift else member.encoded
+            for index, member in enumerate(matching[offset : offset + limit], start=offset)
+        )
+        total = str(len(matching) + delta).encode()
+        return 200, b'{"instance_num": ' + total + b', "instances": [' + page + b"]}"
 
 
 class _Server(ThreadingHTTPServer):
@@ -295,9 +387,10 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             path, _, query = self.path.partition("?")
             headers = {name.lower(): value for name, value in self.headers.items()}
             body = self.rfile.read(int(headers.get("content-length") or 0))
-            match = _PATH.match(path)
+            match = _RESTORES_PATH.match(path) or _INSTANCES_PATH.match(path)
             if match is None:
                 return self._send(404, _error_body(*NOT_FOUND))
+            route = "restores" if match.re is _RESTORES_PATH else "instances"
             reason = emulator._authenticate("GET", path, query, headers, body)
             if reason is None and headers.get("x-project-id") != match["project_id"]:
                 reason = "X-Project-Id does not match the project in the path"
@@ -314,9 +407,12 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             if scripted.status != 200:
                 extra = {"Retry-After": scripted.retry_after} if scripted.retry_after else {}
                 code, message = SCRIPTED_ERRORS.get(scripted.status, ("DCS.5000", "Internal service error."))
-                return self._send(scripted.status, _error_body(code, message), extra, scripted.body)
-            status, payload = emulator._answer(match["project_id"], match["instance_id"], query)
-            return self._send(status, payload, {}, scripted.body)
+                return self._send(scripted.status, _error_body(code, message), extra, scripted.body, route)
+            if route == "instances":
+                status, payload = emulator._answer_instances(query)
+            else:
+                status, payload = emulator._answer(match["instance_id"], query, served=scripted.body == "normal")
+            return self._send(status, payload, {}, scripted.body, route)
 
         def _send(
             self,
@@ -324,6 +420,7 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             body: bytes | None,
             extra_headers: dict[str, str] | None = None,
             fault: BodyFault = "normal",
+            route: str = "restores",
         ) -> None:
             if fault == "drop":
                 self.close_connection = True
@@ -336,8 +433,8 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 body, content_type = b"<html><body>502 Bad Gateway</body></html>", "text/html"
             elif fault == "empty":
                 body = b""
-            elif fault == "bad-shape":  # JSON, a readable total, but no list of records
-                body = b'{"restore_record_response": "not a list", "total_num": 40}'
+            elif fault == "bad-shape":
+                body = _BAD_SHAPES[route]
             self.send_response(status)
             self.send_header("X-Request-Id", uuid.uuid4().hex)
             if body:
@@ -359,7 +456,7 @@ def _int_param(params: dict[str, str], name: str, default: int, minimum: int, ma
     if name not in params:
         return default
     raw = params[name]
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
         bound = f"{minimum}..{maximum}" if maximum is not None else f">= {minimum}"
         raise ValueError(f"Invalid {name}: expected an integer {bound}.")
     return int(raw)

@@ -41,7 +41,7 @@ def failed(result: Any) -> bool:
 
 
 def summarise(result: Any, seconds: float) -> list[str]:
-    """A short human summary of a handler result: one line per instance report."""
+    """A short human summary of a handler result: its instance's report, and the time taken."""
     lines = []
     if isinstance(result, dict) and "statusCode" in result:  # an HTTP API response
         body = json.loads(result.get("body") or "null")
@@ -50,11 +50,8 @@ def summarise(result: Any, seconds: float) -> list[str]:
             return [f"HTTP {result['statusCode']}: {error.get('code')}: {error.get('message')} ({seconds:.2f} s)"]
         lines.append(f"HTTP {result['statusCode']}")
         result = body
-    answers = result.get("reports", [result]) if isinstance(result, dict) else []
-    for answer in answers:
-        if not isinstance(answer, dict) or "counts" not in answer:  # not a payload (the OpenAPI document)
-            continue
-        lines.append(_report_line(RestorePayload.model_validate(answer)))
+    if isinstance(result, dict) and "counts" in result:  # a payload, not the OpenAPI document
+        lines.append(_report_line(RestorePayload.model_validate(result)))
     lines.append(f"done in {seconds:.2f} s")
     return lines
 

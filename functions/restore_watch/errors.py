@@ -1,9 +1,9 @@
 """The function's errors, and the one table that turns any of them into an HTTP status and body.
 
 Families: bad input (``InvalidQueryError`` from the layer, ``UnknownEventError``), settings
-(``ConfigurationError``), DCS (``DcsError`` and its kinds, from the layer), forwarding
-(``ForwardingError``) and a schedule's instances (``InstancesFailedError``). The table is looked
-up along the error's class hierarchy, so the most specific entry wins whatever its place.
+(``ConfigurationError``), DCS (``DcsError`` and its kinds, from the layer) and forwarding
+(``ForwardingError``). The table is looked up along the error's class hierarchy, so the most
+specific entry wins whatever its place.
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ class ConfigurationError(Exception):
 
 class SecretUnavailableError(ConfigurationError):
     """Secrets Manager could not be reached or answered with an error that may pass: retry."""
-
-
-class InstancesFailedError(Exception):
-    """Some instances of a multi-instance schedule failed; the others were watched and forwarded."""
-
-    def __init__(self, failures: dict[str, Exception]) -> None:
-        details = "; ".join(f"{instance}: {type(error).__name__}" for instance, error in failures.items())
-        super().__init__(f"{len(failures)} instance(s) failed: {details}")
-        self.failures = failures
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,6 @@ _ANSWERS: dict[type[Exception], _Answer] = {
     ),
     DcsTimeoutError: _Answer(HTTPStatus.GATEWAY_TIMEOUT, "dcs_timeout", "DCS did not answer in time."),
     ForwardingError: _Answer(HTTPStatus.SERVICE_UNAVAILABLE, "forwarding_failed"),
-    InstancesFailedError: _Answer(HTTPStatus.BAD_GATEWAY, "instances_failed"),
 }
 _INTERNAL = _Answer(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Internal error.")
 

@@ -1,7 +1,7 @@
 """The use case: watch one instance over one window, and answer with a payload that fits.
 
 Read the window from DCS, forward its failed restores, record metrics and the log line, then
-fit the payload to what the caller can receive. Trigger adapters hand it validated queries;
+fit the payload to what the caller can receive. Trigger adapters hand it a validated query;
 the container's ``Runtime`` hands it its clients.
 """
 
@@ -11,9 +11,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,13 +20,12 @@ from dcs_restores import DcsAuthError, DcsError, RestoreQuery, RestoreResult, Re
 
 from . import observability
 from .budget import Budget
-from .errors import ConfigurationError, InstancesFailedError
 from .forwarding import FailedRestore, Forwarded, ForwardingError
 from .observability import subsegment
 from .payload import RestorePayload
 from .runtime import Runtime
 from .settings import Settings
-from .shaping import LAMBDA_RESULT, Encoding, Fitted, ResponseLimit, fit
+from .shaping import Encoding, Fitted, ResponseLimit, fit
 
 logger = logging.getLogger(__name__)
 
@@ -76,22 +73,6 @@ class RestoreWatch:
                 },
             )
         return fitted
-
-    def answer_each(
-        self, queries: Sequence[RestoreQuery], limit: ResponseLimit, budget: Budget, restore_id: str | None = None
-    ) -> dict[str, Any]:
-        """Several instances of one schedule, one by one; any failure fails the invocation once all were tried."""
-        reports: list[dict[str, Any]] = []
-        failures: dict[str, Exception] = {}
-        for query in queries:
-            try:
-                reports.append(self.answer(query, limit, budget, LAMBDA_RESULT, restore_id).to_json())
-            except (DcsError, ForwardingError, ConfigurationError) as error:  # the others are still watched
-                failures[query.instance_id] = error
-        logger.info("instances watched", extra={"reports": len(reports), "failed": sorted(failures)})
-        if failures:
-            raise InstancesFailedError(failures)
-        return {"reports": reports}
 
     def watch(self, query: RestoreQuery, budget: Budget, restore_id: str | None = None) -> RestorePayload:
         """Read the window and forward its failed restores: the whole payload, before fitting."""

@@ -30,7 +30,9 @@ LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous inv
 DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with some to spare
 HTTP_ENVELOPE_BYTES = 1_024  # statusCode, headers, cookies around an HTTP body: 119 bytes as Powertools writes them
 CHUNK = 1_000  # items encoded at once while counting
-MIN_RESPONSE_BYTES = 65_536  # a payload without its lists is under 1 KB: room for 50 instances' reports
+# The lowest limit a setting or an event may set: a payload without its lists is under 1 KB, so
+# even this leaves room for a hundred records or more.
+MIN_RESPONSE_BYTES = 65_536
 ResponseBytes = Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]
 # Each list as the payload's JSON holds it (computed fields too); typed, twice as fast as inferring.
 _RECORDS = TypeAdapter(list[RestoreRecord])
@@ -41,11 +43,6 @@ _INVALID_RECORDS = TypeAdapter(list[InvalidRecord])
 class ResponseLimit:
     records: RecordSelection = RecordSelection.ALL
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-
-    def shared(self, parts: int) -> ResponseLimit:
-        """The limit of each of ``parts`` payloads returned together in ``{"reports": [...]}``."""
-        wrapper = len(json.dumps({"reports": []}))
-        return ResponseLimit(self.records, (self.max_bytes - wrapper) // parts - len(", "))
 
 
 @dataclass(frozen=True)

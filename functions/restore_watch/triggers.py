@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
 
@@ -20,8 +20,9 @@ from .payload import RecordSelection
 from .settings import MAX_LOOKBACK, Settings
 from .shaping import LAMBDA_RESPONSE_LIMIT, ResponseBytes, ResponseLimit
 
-MAX_INSTANCES_PER_EVENT = 50
 _Model = TypeVar("_Model", bound=BaseModel)
+# Why an event naming several instances is refused: watching many is the fleet sweep's job.
+ONE_INSTANCE = "one invocation watches one instance: watch many with the fleet sweep (see the README's Workflows)"
 
 
 class _Event(BaseModel):
@@ -45,31 +46,20 @@ class _Event(BaseModel):
 
 @dataclass(frozen=True)
 class WatchRequest:
-    """What an event asks for: one query per instance, and what the answer may hold."""
+    """What an event asks for: one instance's window, and what the answer may hold."""
 
-    queries: list[RestoreQuery]
+    query: RestoreQuery
     limit: ResponseLimit
-    as_reports: bool = False  # named as a list of instances: the answer is {"reports": [...]}, sharing the limit
     restore_id: str | None = None  # the restore whose record the payload carries
 
 
 class SchedulerInput(_Event):
     """EventBridge Scheduler's ``Input``, passed as-is: the window ends at the scheduled time."""
 
-    instance_id: SafeId | None = None
-    instance_ids: Annotated[list[SafeId], Field(min_length=1, max_length=MAX_INSTANCES_PER_EVENT)] | None = None
+    instance_id: SafeId
     project_id: SafeId | None = None
     lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] | None = None  # default: SCHEDULE_LOOKBACK
     scheduled_time: AwareDatetime
-
-    @model_validator(mode="after")
-    def _one_way_to_name_instances(self) -> SchedulerInput:
-        if (self.instance_id is None) == (self.instance_ids is None):
-            raise ValueError("give exactly one of instance_id and instance_ids")
-        return self
-
-    def instances(self) -> list[str]:
-        return [self.instance_id] if self.instance_id else list(self.instance_ids or [])
 
 
 class ScheduledRuleEvent(BaseModel):
@@ -103,28 +93,25 @@ def is_http_event(event: Any) -> bool:
 
 
 def request_from_event(event: Any, settings: Settings) -> WatchRequest:
-    """The queries a schedule or workflow event asks for, one per instance, in order."""
+    """The one instance's window a schedule or workflow event asks for."""
     if not isinstance(event, Mapping):
         raise UnknownEventError("the event must be a JSON object")
+    if "instance_ids" in event:  # the list a schedule once watched one by one: refused by name, not as a typo
+        raise InvalidQueryError("instance_ids", ONE_INSTANCE)
     if event.get("detail-type") == "Scheduled Event":
         rule = _validate(ScheduledRuleEvent, event)
         if settings.dcs_instance_id is None:
             raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
         begin, end = _window_back_from(rule.time, settings.schedule_lookback, "time")
         query = build_query(settings, settings.dcs_instance_id, None, begin, end)
-        return WatchRequest([query], ResponseLimit(max_bytes=settings.max_response_bytes))
-    if "scheduled_time" in event or "lookback" in event or "instance_ids" in event:
+        return WatchRequest(query, ResponseLimit(max_bytes=settings.max_response_bytes))
+    if "scheduled_time" in event or "lookback" in event:
         schedule = _validate(SchedulerInput, event)
         begin, end = _window_back_from(
             schedule.scheduled_time, schedule.lookback or settings.schedule_lookback, "scheduled_time"
         )
-        queries = [
-            build_query(settings, instance, schedule.project_id, begin, end) for instance in schedule.instances()
-        ]
-        limit = schedule.response_limit(settings)
-        if schedule.instance_ids is None:
-            return WatchRequest(queries, limit, restore_id=schedule.restore_id)
-        return WatchRequest(queries, limit.shared(len(queries)), as_reports=True, restore_id=schedule.restore_id)
+        query = build_query(settings, schedule.instance_id, schedule.project_id, begin, end)
+        return WatchRequest(query, schedule.response_limit(settings), restore_id=schedule.restore_id)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
         query = build_query(
@@ -136,7 +123,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
             offset=direct.offset,
             limit=direct.limit,
         )
-        return WatchRequest([query], direct.response_limit(settings), restore_id=direct.restore_id)
+        return WatchRequest(query, direct.response_limit(settings), restore_id=direct.restore_id)
     raise UnknownEventError(
         "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
         "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"

@@ -14,40 +14,16 @@ from dcs_restores import Credentials, DcsRestoresClient
 from dcs_restores.signing import canonical_query, sign
 from devkit.cli import main
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
-from devkit.seed import generate_records
+from devkit.seed import generate_fleet, generate_records
 
 from ..support import window_query
-
-PATH = f"/v2/{DEFAULT_PROJECT_ID}/instances/{DEFAULT_INSTANCE_ID}/restores"
+from .signed_requests import INSTANCES_PATH, PATH, get, signed_headers
 
 
 @pytest.fixture
 def url() -> Iterator[str]:
     with Emulator(generate_records(25)) as address:
         yield address
-
-
-def signed_headers(
-    url: str, query: str, *, path: str = PATH, credentials: Credentials, project_id: str, skew: timedelta
-) -> dict[str, str]:
-    """The headers the client would send, signed with the clock read now (not when the test was collected)."""
-    headers = {"X-Project-Id": project_id}
-    return sign(credentials, "GET", url.removeprefix("http://"), path, query, headers, now=datetime.now(UTC) + skew)
-
-
-def get(
-    url: str,
-    params: list[tuple[str, str]],
-    *,
-    path: str = PATH,
-    sk: str = DEFAULT_SK,
-    project_id: str = DEFAULT_PROJECT_ID,
-    skew: timedelta = timedelta(0),
-) -> requests.Response:
-    query = canonical_query(params)
-    credentials = Credentials(DEFAULT_AK, sk)
-    headers = signed_headers(url, query, path=path, credentials=credentials, project_id=project_id, skew=skew)
-    return requests.get(f"{url}{path}?{query}", headers=headers, timeout=5)
 
 
 def test_defaults_are_offset_0_and_limit_10(url: str) -> None:
@@ -154,7 +130,7 @@ def test_another_project_is_refused(url: str) -> None:
 
 
 def test_other_paths_are_404(url: str) -> None:
-    response = requests.get(f"{url}/v2/{DEFAULT_PROJECT_ID}/instances", timeout=5)
+    response = requests.get(f"{url}/v2/{DEFAULT_PROJECT_ID}/instances/{DEFAULT_INSTANCE_ID}/backups", timeout=5)
     assert response.status_code == 404
     assert response.json()["error_code"] == "APIGW.0101"
 
@@ -205,3 +181,64 @@ def test_the_command_line_reports_a_port_in_use(capsys: pytest.CaptureFixture[st
 def test_the_command_line_reports_a_missing_fixture(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "--fixture", str(tmp_path / "absent.json")]) == 2
     assert "cannot read the fixture" in capsys.readouterr().err
+
+
+def test_the_command_line_emulator_serves_a_seeded_fleet() -> None:
+    # Given the emulator started from the command line with a fleet of 5, 3 records each
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devkit", "emulator", "--fleet", "5", "--records", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(6)]
+        settings = dict(line.strip().split("=", 1) for line in banner if "=" in line)
+        url = settings["DCS_ENDPOINT"]
+        # When the fleet is listed and the restores of its first instance read
+        listed = get(url, [], path=INSTANCES_PATH).json()
+        first = listed["instances"][0]["instance_id"]
+        with DcsRestoresClient(url, Credentials(settings["DCS_AK"], settings["DCS_SK"])) as client:
+            result = client.list_restores(window_query(instance_id=first))
+        # Then the fleet and its records are the seeded ones, and the banner says so
+        assert listed["instance_num"] == 5
+        assert [instance["instance_id"] for instance in listed["instances"]] == ids(generate_fleet(5))
+        assert len(result.records) == 3
+        assert f"fleet: 5 instances (3 records each), the first {first}" in banner[-1]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["--fleet", "3", "--fixture", "records.json"], ["--fleet", "3", "--instance-id", "abc"], ["--fleet", "-1"]],
+)
+def test_the_command_line_refuses_a_fleet_it_cannot_seed(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["emulator", *options]) == 2
+    assert "--fleet" in capsys.readouterr().err
+
+
+def test_without_a_fleet_the_command_line_serves_the_one_instance_it_names() -> None:
+    other = "c1c2c3d4-0000-1111-2222-333344445555"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devkit", "emulator", "--records", "2", "--instance-id", other],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(6)]
+        settings = dict(line.strip().split("=", 1) for line in banner if "=" in line)
+        listed = get(settings["DCS_ENDPOINT"], [], path=INSTANCES_PATH).json()
+        assert ids(listed["instances"]) == [other]
+        assert f"instance: {other} (2 records)" in banner[-1]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def ids(instances: list[dict[str, Any]]) -> list[str]:
+    return [instance["instance_id"] for instance in instances]

@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from dcs_restores import DcsAuthError, DcsTimeoutError, DcsUnavailableError, InvalidQueryError
+from dcs_restores import DcsAuthError, DcsNotFoundError, DcsTimeoutError, DcsUnavailableError, InvalidQueryError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
-from restore_watch.errors import ConfigurationError, InstancesFailedError, UnknownEventError
+from restore_watch.errors import ConfigurationError, UnknownEventError
 from restore_watch.payload import RestorePayload
 
 from ..support import AwsResources, function_logs, load_event
@@ -311,32 +311,49 @@ def test_an_unknown_route_is_404(function_env: dict[str, str]) -> None:
     assert lambda_handler(event, LocalContext())["statusCode"] == 404
 
 
-def test_one_failing_instance_does_not_stop_the_others(function_env: dict[str, str], aws: AwsResources) -> None:
-    # Given a schedule over two instances, the first unknown to DCS
-    event = load_event("schedule-scheduler-many.json")
-    event["instance_ids"] = ["no-such-instance", event["instance_ids"][0]]
-    # When it runs, Then the invoke fails naming the instance...
-    with pytest.raises(InstancesFailedError, match="no-such-instance: DcsNotFoundError") as raised:
+def test_a_schedule_that_still_lists_instances_is_refused_before_dcs_and_pointed_at_the_sweep(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
+    # Given a schedule written for the list of instances one invocation used to watch
+    event = load_event("schedule-scheduler.json")
+    event["instance_ids"] = [event.pop("instance_id"), "b1b2c3d4-0000-1111-2222-333344445555"]
+    # When it runs, Then it fails by name, says where watching many went, and nothing was asked or queued
+    with function_logs() as logged, pytest.raises(InvalidQueryError) as refused:
         lambda_handler(event, LocalContext())
-    assert list(raised.value.failures) == ["no-such-instance"]
-    # ...and the second instance's failed restores were forwarded all the same
-    assert len(aws.messages()) == 7
+    assert refused.value.field == "instance_ids"
+    assert str(refused.value) == (
+        "instance_ids: one invocation watches one instance: watch many with the fleet sweep "
+        "(see the README's Workflows)"
+    )
+    assert emulator.restore_requests() == []
+    assert aws.messages() == []
+    failures = [line for line in logged() if line["message"] == "invocation failed"]
+    assert [(line["error"], line["reason"]) for line in failures] == [("InvalidQueryError", str(refused.value))]
 
 
-def test_a_secret_that_fails_between_instances_fails_that_instance_only(
+def test_a_schedule_for_an_instance_dcs_does_not_know_raises_its_named_error(
+    function_env: dict[str, str], aws: AwsResources
+) -> None:
+    event = load_event("schedule-scheduler.json")
+    event["instance_id"] = "no-such-instance"
+    with pytest.raises(DcsNotFoundError):
+        lambda_handler(event, LocalContext())
+    assert aws.messages() == []
+
+
+def test_a_secret_that_fails_after_an_auth_failure_fails_the_next_invocation_by_name(
     function_env: dict[str, str], emulator: Emulator, aws: AwsResources
 ) -> None:
     # Given a warm container, then a rotation gone wrong: DCS refuses the old keys and the new secret is malformed
     lambda_handler(load_event("direct-invoke.json"), LocalContext())
     boto3.client("secretsmanager").put_secret_value(SecretId=aws.secret_name, SecretString="not json")
     emulator.script(Scripted(status=401))
-    # When a schedule over two instances runs
-    event = load_event("schedule-scheduler-many.json")
-    with pytest.raises(InstancesFailedError) as raised:
-        lambda_handler(event, LocalContext())
-    # Then the first failed on DCS's refusal, the second on re-reading the secret, and both are named
-    failures = {instance: type(error).__name__ for instance, error in raised.value.failures.items()}
-    assert failures == dict(zip(event["instance_ids"], ["DcsAuthError", "ConfigurationError"], strict=True))
+    # When the schedule runs twice, Then the first fails on DCS's refusal, the second on re-reading the secret
+    with pytest.raises(DcsAuthError):
+        lambda_handler(load_event("schedule-scheduler.json"), LocalContext())
+    with pytest.raises(ConfigurationError) as raised:
+        lambda_handler(load_event("schedule-scheduler.json"), LocalContext())
+    assert raised.value.variable == "DCS_CREDENTIALS_SECRET"
 
 
 def test_a_queue_url_that_names_no_queue_is_a_configuration_error_that_leaves_no_claim(

@@ -143,14 +143,17 @@ def test_an_unknown_record_selection_is_a_400_naming_it(
     assert emulator.restore_requests() == []
 
 
-def test_several_instances_share_the_limit(function_env: dict[str, str], emulator: Emulator, aws: AwsResources) -> None:
+def test_a_schedule_lowers_the_limit_as_a_workflow_does(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources
+) -> None:
     event = {
-        "instance_ids": [DEFAULT_INSTANCE_ID, OTHER_INSTANCE],
+        "instance_id": OTHER_INSTANCE,
         "lookback": "P9D",
         "scheduled_time": "2024-01-10T00:00:00Z",
-        "max_response_bytes": 300_000,  # each window whole is about 180 kB: one would fit, not both
+        "max_response_bytes": 100_000,  # the window whole is about 190 kB, its failed records about 40
     }
     result = lambda_handler(event, LocalContext())
-    assert lambda_bytes(result) <= 300_000
-    assert [report["records_included"] for report in result["reports"]] == ["failed", "failed"]
-    assert queued_restore_ids(aws) == sorted(failed_restore_ids() + failed_restore_ids(OTHER_INSTANCE))
+    assert lambda_bytes(result) <= 100_000
+    assert result["records_included"] == "failed"
+    assert sorted(record["restore_id"] for record in result["records"]) == failed_restore_ids(OTHER_INSTANCE)
+    assert queued_restore_ids(aws) == failed_restore_ids(OTHER_INSTANCE)

@@ -1,4 +1,8 @@
-"""Generated events of every trigger shape, valid and hostile: each is a query or a named refusal."""
+"""Generated events of every trigger shape, valid and hostile: each is a query or a named refusal.
+
+An event that still lists ``instance_ids`` (one invocation once watched several) is always the
+refusal that points at the fleet sweep, whatever else it holds.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from hypothesis import strategies as st
 from dcs_restores import SAFE_ID_PATTERN, InvalidQueryError, RestoreQuery
 from restore_watch.errors import UnknownEventError
 from restore_watch.settings import Settings
-from restore_watch.triggers import request_from_event
+from restore_watch.triggers import ONE_INSTANCE, request_from_event
 
 SETTINGS = Settings(
     dcs_endpoint="https://dcs.example.com",
@@ -44,7 +48,7 @@ numbers = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.text(st
 durations = st.one_of(st.sampled_from(["PT6H", "P1D", "-PT1H", "P400D", "six hours", "PT0S"]), st.integers())
 scheduler = st.fixed_dictionaries(
     {"scheduled_time": times},
-    optional={"instance_id": ids, "instance_ids": st.lists(ids, max_size=60), "lookback": durations, "project_id": ids},
+    optional={"instance_id": ids, "lookback": durations, "project_id": ids},
 )
 direct = st.fixed_dictionaries(
     {"instance_id": ids, "begin_time": times},
@@ -71,22 +75,28 @@ plausible_direct = st.builds(
     st.fixed_dictionaries({}, optional={"offset": st.integers(-5, 10**7), "limit": st.integers(-5, 1200)}),
 )
 plausible_schedule = st.builds(
-    lambda instances, moment, hours: {
-        "instance_ids": instances,
+    lambda instance, moment, hours: {
+        "instance_id": instance,
         "scheduled_time": moment.isoformat(),
         "lookback": f"PT{hours}H",
     },
-    st.lists(safe_ids, min_size=1, max_size=3),
+    safe_ids,
     moments,
     st.integers(min_value=0, max_value=1000),
 )
-events = st.one_of(scheduler, direct, rule, anything, plausible_direct, plausible_schedule)
+# The list of instances a schedule once watched one by one, beside any shape: refused, never watched
+listing_instances = st.builds(
+    lambda event, instances: {**event, "instance_ids": instances},
+    st.one_of(plausible_schedule, plausible_direct, scheduler, direct),
+    st.one_of(st.lists(safe_ids, max_size=3), st.lists(ids, max_size=60), anything),
+)
+events = st.one_of(scheduler, direct, rule, anything, plausible_direct, plausible_schedule, listing_instances)
 
 
-def adapt(event: Any) -> list[RestoreQuery] | InvalidQueryError | UnknownEventError:
+def adapt(event: Any) -> RestoreQuery | InvalidQueryError | UnknownEventError:
     """The adapter's answer; any other exception escapes and fails the test."""
     try:
-        return request_from_event(event, SETTINGS).queries
+        return request_from_event(event, SETTINGS).query
     except (InvalidQueryError, UnknownEventError) as refusal:
         return refusal
 
@@ -94,19 +104,22 @@ def adapt(event: Any) -> list[RestoreQuery] | InvalidQueryError | UnknownEventEr
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=events)
 def test_every_event_is_a_valid_query_or_a_named_refusal(event: Any) -> None:
-    queries = adapt(event)
-    note_kind(type(queries).__name__ if not isinstance(queries, list) else "accepted")  # --hypothesis-show-statistics
-    if isinstance(queries, InvalidQueryError | UnknownEventError):
-        assert str(queries)  # a message a person can read, naming the field where there is one
-        assert not isinstance(queries, InvalidQueryError) or queries.field
+    query = adapt(event)
+    if isinstance(event, dict) and "instance_ids" in event:  # one invocation watches one instance
+        note_kind("instance_ids refused")  # --hypothesis-show-statistics
+        assert isinstance(query, InvalidQueryError)
+        assert (query.field, query.reason) == ("instance_ids", ONE_INSTANCE)
+        return
+    note_kind(type(query).__name__ if not isinstance(query, RestoreQuery) else "accepted")
+    if isinstance(query, InvalidQueryError | UnknownEventError):
+        assert str(query)  # a message a person can read, naming the field where there is one
+        assert not isinstance(query, InvalidQueryError) or query.field
         return
     # Whatever got through is safe to put into a DCS URL and within the configured limits
-    assert queries
-    for query in queries:
-        assert isinstance(query, RestoreQuery)
-        assert SETTINGS.may_read(query.project_id)
-        for value in (query.project_id, query.instance_id):
-            assert value.replace("-", "").replace("_", "").isalnum()
-            assert value.isascii()
-        assert query.begin_time <= query.end_time
-        assert (query.end_time - query.begin_time).days <= SETTINGS.max_window_days
+    assert isinstance(query, RestoreQuery)
+    assert SETTINGS.may_read(query.project_id)
+    for value in (query.project_id, query.instance_id):
+        assert value.replace("-", "").replace("_", "").isalnum()
+        assert value.isascii()
+    assert query.begin_time <= query.end_time
+    assert (query.end_time - query.begin_time).days <= SETTINGS.max_window_days

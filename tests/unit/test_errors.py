@@ -18,7 +18,6 @@ from dcs_restores import (
 )
 from restore_watch.errors import (
     ConfigurationError,
-    InstancesFailedError,
     SecretUnavailableError,
     UnknownEventError,
     error_response,
@@ -45,7 +44,6 @@ from restore_watch.forwarding import ForwardingError
         (DcsTimeoutError("slow"), HTTPStatus.GATEWAY_TIMEOUT, "dcs_timeout"),
         (DcsError("other"), HTTPStatus.BAD_GATEWAY, "dcs_error"),
         (ForwardingError("1 could not be sent", unsent=["r-1"]), HTTPStatus.SERVICE_UNAVAILABLE, "forwarding_failed"),
-        (InstancesFailedError({"i-1": DcsTimeoutError("slow")}), HTTPStatus.BAD_GATEWAY, "instances_failed"),
         (RuntimeError("a bug"), HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error"),
     ],
 )

@@ -22,7 +22,6 @@ from restore_watch.shaping import (
     ResponseLimit,
     fit,
 )
-from restore_watch.triggers import MAX_INSTANCES_PER_EVENT
 
 from ..support import lambda_bytes
 
@@ -170,7 +169,8 @@ def test_non_ascii_text_is_never_undercounted() -> None:
     assert lambda_bytes(fitted.to_json()) <= lambda_bytes(payload.to_json())
 
 
-def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> None:
+@pytest.mark.parametrize("encoding", [LAMBDA_RESULT, HTTP_BODY])
+def test_the_smallest_limit_holds_the_largest_frame_with_room_for_records(encoding: Encoding) -> None:
     # The worst frame: longest IDs, counts and totals at the limits; fit() can always return it.
     big = 10**9
     frame = payload_json([], [])
@@ -182,10 +182,15 @@ def test_the_smallest_limit_holds_the_largest_reports_of_a_full_schedule() -> No
         invalid_records_omitted=big,
         truncated=True,
     )
-    share = ResponseLimit(max_bytes=MIN_RESPONSE_BYTES).shared(MAX_INSTANCES_PER_EVENT)
-    fitted = fit(RestorePayload.model_validate(frame), share, LAMBDA_RESULT).payload
-    assert lambda_bytes({"reports": [fitted.to_json()] * MAX_INSTANCES_PER_EVENT}) <= MIN_RESPONSE_BYTES
-    assert counted_json(frame, HTTP_BODY) <= MIN_RESPONSE_BYTES  # and an HTTP answer, never shared
+    assert counted_json(frame, encoding) < 2_048  # the frame is small: the rest of the limit is for records
+    # fit() can return it at the smallest limit, and a hundred records of the usual 460 bytes fit beside it
+    limit = ResponseLimit(RecordSelection.FAILED, MIN_RESPONSE_BYTES)
+    assert counted(fit(RestorePayload.model_validate(frame), limit, encoding).payload, encoding) <= MIN_RESPONSE_BYTES
+    record = {"restore_id": ID, "status": "failed", "restore_remark": "r" * 90, "error_code": "dcs.08.0004"}
+    assert len(json.dumps(payload_of([record], []).to_json()["records"][0])) == 460
+    with_records = RestorePayload.model_validate({**frame, "records": [record] * 100})
+    fitted = fit(with_records, limit, encoding).payload
+    assert (fitted.records_included, len(fitted.records)) == (RecordSelection.FAILED, 100)
 
 
 def test_invalid_records_beyond_the_windows_cap_stay_counted_as_omitted_through_fitting() -> None:

@@ -22,9 +22,9 @@ SETTINGS = Settings(
 
 
 def test_a_scheduler_input_ends_its_window_at_the_scheduled_time() -> None:
-    [query] = request_from_event(
+    query = request_from_event(
         {"instance_id": "i-1", "lookback": "PT30M", "scheduled_time": "2024-03-01T12:00:00+01:00"}, SETTINGS
-    ).queries
+    ).query
     assert (query.begin_time, query.end_time) == (
         datetime(2024, 3, 1, 10, 30, tzinfo=UTC),
         datetime(2024, 3, 1, 11, 0, tzinfo=UTC),
@@ -33,12 +33,33 @@ def test_a_scheduler_input_ends_its_window_at_the_scheduled_time() -> None:
     assert not query.single_page
 
 
-def test_several_instances_give_one_query_each_in_order() -> None:
-    queries = request_from_event(
-        {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p2"},
-        SETTINGS,
-    ).queries
-    assert [(query.instance_id, query.project_id) for query in queries] == [("i-1", "p2"), ("i-2", "p2"), ("i-3", "p2")]
+def test_a_scheduler_input_may_name_another_project_the_function_reads() -> None:
+    query = request_from_event(
+        {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z", "project_id": "p2"}, SETTINGS
+    ).query
+    assert (query.instance_id, query.project_id) == ("i-1", "p2")
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"instance_ids": ["i-1", "i-2"], "scheduled_time": "2024-03-01T12:00:00Z"},
+        {"instance_ids": ["i-1"], "lookback": "PT1H", "scheduled_time": "2024-03-01T12:00:00Z", "records": "none"},
+        {"instance_id": "i-1", "instance_ids": ["i-2"], "scheduled_time": "2024-03-01T12:00:00Z"},
+        {"instance_ids": [], "scheduled_time": "2024-03-01T12:00:00Z"},
+        {"instance_ids": ["no/slash"], "scheduled_time": "not a time", "project_id": "p3"},  # before any other check
+        {"instance_ids": ["i-1"], **WINDOW},
+        {"instance_ids": None},
+    ],
+)
+def test_an_event_naming_several_instances_is_refused_and_pointed_at_the_sweep(event: dict[str, Any]) -> None:
+    # One invocation watches one instance: a list of them is refused by name, whatever else the event holds
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(event, SETTINGS)
+    assert refused.value.field == "instance_ids"
+    assert refused.value.reason == (
+        "one invocation watches one instance: watch many with the fleet sweep (see the README's Workflows)"
+    )
 
 
 def test_a_project_the_function_does_not_read_is_refused_before_dcs() -> None:
@@ -69,11 +90,9 @@ def test_allowed_projects_come_comma_separated_from_the_environment() -> None:
 @pytest.mark.parametrize(
     ("event", "field"),
     [
-        ({"scheduled_time": "2024-03-01T12:00:00Z"}, "event"),
-        ({"instance_id": "i", "instance_ids": ["j"], "scheduled_time": "2024-03-01T12:00:00Z"}, "event"),
-        ({"instance_ids": [], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids"),
-        ({"instance_ids": ["ok", "no/slash"], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids.1"),
-        ({"instance_ids": [f"i{n}" for n in range(51)], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_ids"),
+        ({"scheduled_time": "2024-03-01T12:00:00Z"}, "instance_id"),
+        ({"instance_id": "no/slash", "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_id"),
+        ({"instance_id": ["i-1"], "scheduled_time": "2024-03-01T12:00:00Z"}, "instance_id"),
         ({"instance_id": "i", "scheduled_time": "2024-03-01T12:00:00"}, "scheduled_time"),
         ({"instance_id": "i", "lookback": "-PT1H", "scheduled_time": "2024-03-01T12:00:00Z"}, "lookback"),
         ({"instance_id": "i", "lookback": "P30D", "scheduled_time": "2024-03-01T12:00:00Z"}, "begin_time"),
@@ -118,10 +137,10 @@ def test_unknown_shapes_are_refused(event: Any) -> None:
 
 def test_a_scheduled_rule_reads_the_configured_instance_and_lookback() -> None:
     settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9", "schedule_lookback": timedelta(hours=1)})
-    [query] = request_from_event(
+    query = request_from_event(
         {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2024-03-01T12:00:00Z", "detail": {}},
         settings,
-    ).queries
+    ).query
     assert query.instance_id == "i-9"
     assert query.begin_time == datetime(2024, 3, 1, 11, 0, tzinfo=UTC)
 
@@ -137,7 +156,7 @@ def test_every_schedule_without_a_lookback_looks_back_the_one_default(event: dic
     # Given settings that leave SCHEDULE_LOOKBACK at its default, and a schedule that names no lookback
     settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
     # Then both kinds of schedule read the same window: the default lookback, as the template's
-    [query] = request_from_event(event, settings).queries
+    query = request_from_event(event, settings).query
     assert query.end_time - query.begin_time == DEFAULT_LOOKBACK == timedelta(hours=6)
 
 
@@ -151,16 +170,11 @@ def test_an_event_lowers_the_response_limit_but_never_raises_it() -> None:
     assert higher.limit.max_bytes == 1_000_000
 
 
-def test_several_instances_share_the_limit_and_answer_as_reports() -> None:
-    one = request_from_event({"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}, SETTINGS)
-    assert not one.as_reports
-    assert one.limit.max_bytes == SETTINGS.max_response_bytes
-    many = request_from_event(
-        {"instance_ids": ["i-1", "i-2", "i-3"], "scheduled_time": "2024-03-01T12:00:00Z", "records": "none"}, SETTINGS
-    )
-    assert many.as_reports
-    assert many.limit.records is RecordSelection.NONE
-    assert 3 * many.limit.max_bytes <= SETTINGS.max_response_bytes < 3 * (many.limit.max_bytes + 10)
+def test_a_scheduler_input_may_lower_the_limit_as_a_direct_one_may() -> None:
+    schedule = {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}
+    assert request_from_event(schedule, SETTINGS).limit == ResponseLimit(max_bytes=SETTINGS.max_response_bytes)
+    lower = request_from_event({**schedule, "records": "none", "max_response_bytes": 65_536}, SETTINGS)
+    assert lower.limit == ResponseLimit(RecordSelection.NONE, 65_536)
 
 
 @pytest.mark.parametrize("lookback", ["P367D", "P99999999D", 5_566_341_455_280_001])
