@@ -57,16 +57,26 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
         yield AwsResources.create()
 
 
+def fresh_containers() -> None:
+    """Forget what warm containers of every function would keep (the discovery's client too)."""
+    from discover_instances.discovery import instance_discovery
+
+    fresh_container()
+    instance_discovery.cache_clear()
+
+
 @pytest.fixture
 def workflows(function_env: dict[str, str], interpreter_time: InterpreterTime) -> Iterator[LocalWorkflows]:
     """Both state machines deployed in moto, their Lambda tasks served by the handlers in this process."""
+    fresh_containers()
     with handlers_serve_lambda():
         yield deploy()
-    fresh_container()
+    fresh_containers()
 
 
 @dataclass(frozen=True)
 class Finished:
+    arn: str
     status: str
     output: Any
     error: str | None
@@ -91,8 +101,22 @@ def run(state_machine_arn: str, execution_input: dict[str, Any], name: str | Non
         time.sleep(0.02)  # polling moto's thread; no outcome depends on how long this takes
     output = described.get("output")
     return Finished(
+        arn=started["executionArn"],
         status=described["status"],
         output=json.loads(output) if output is not None else None,
         error=described.get("error"),
         cause=described.get("cause"),
     )
+
+
+def history(execution: Finished, state: str) -> Any:
+    """The input of the last time the execution entered ``state``: what a failed execution's output cannot show."""
+    import boto3
+
+    states = boto3.client("stepfunctions")
+    events = states.get_execution_history(executionArn=execution.arn, maxResults=1000, reverseOrder=True)["events"]
+    for event in events:
+        entered = event.get("stateEnteredEventDetails")
+        if entered is not None and entered["name"] == state:
+            return json.loads(entered["input"])
+    raise AssertionError(f"the execution never entered {state}")
