@@ -63,6 +63,13 @@ class AwsResources:
             secrets.create_secret(Name=secret, SecretString=json.dumps({"ak": DEFAULT_AK, "sk": DEFAULT_SK}))
         return cls(queue_url, table, secret)
 
+    def put_secret(self, *, ak: str, sk: str) -> None:
+        """Rotate the credentials secret to these keys."""
+        import boto3
+
+        secret = json.dumps({"ak": ak, "sk": sk})
+        boto3.client("secretsmanager").put_secret_value(SecretId=self.secret_name, SecretString=secret)
+
     def messages(self) -> list[dict[str, Any]]:
         """Every message in the queue, received back from SQS (and left there)."""
         return receive_all(self.queue_url, visible_again=True)
@@ -106,9 +113,11 @@ def fresh_container() -> None:
     """Forget what a warm Lambda container would keep: the runtime and cached secrets."""
     from aws_lambda_powertools.utilities import parameters
 
+    from discover_instances.discovery import instance_discovery
     from restore_watch.service import restore_watch
 
     restore_watch.cache_clear()
+    instance_discovery.cache_clear()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 

@@ -1,0 +1,156 @@
+"""Discovering a fleet: the layer's list_instances and the discovery function, against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dcs_restores import DcsAuthError, DcsUnavailableError, InstanceQuery, InvalidQueryError
+from devkit.emulator import DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, Scripted
+from devkit.fleet import tags_of
+from devkit.invoke import LocalContext
+from devkit.seed import generate_fleet
+from discover_instances.app import lambda_handler
+
+from ..support import AwsResources, function_logs, use_function_environment
+
+FLEET = generate_fleet(57, seed=3)
+
+
+@pytest.fixture
+def fleet() -> Iterator[Emulator]:
+    server = Emulator(instances=FLEET)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def discovery_env(monkeypatch: pytest.MonkeyPatch, fleet: Emulator, aws: AwsResources) -> dict[str, str]:
+    return use_function_environment(monkeypatch, fleet.url, aws.queue_url, aws.table_name, aws.secret_name)
+
+
+def ids(instances: list[Any]) -> list[str]:
+    return [item["instance_id"] if isinstance(item, dict) else item.instance_id for item in instances]
+
+
+def matching(**wanted: str) -> list[str]:
+    return [
+        instance["instance_id"]
+        for instance in FLEET
+        if all(instance.get(key) == value for key, value in wanted.items() if key != "env")
+        and ("env" not in wanted or tags_of(instance).get("env") == wanted["env"])
+    ]
+
+
+def test_the_whole_fleet_is_read_in_pages_fetched_at_once(fleet: Emulator, make_client: Any) -> None:
+    listing = make_client(endpoint=fleet.url, page_size=10).list_instances(
+        InstanceQuery.of(project_id=DEFAULT_PROJECT_ID)
+    )
+    assert ids(listing.instances) == ids(FLEET)
+    assert (listing.total, listing.truncated, listing.invalid_total) == (57, False, 0)
+    assert sorted(
+        int(request.query.split("offset=")[1].split("&")[0]) for request in fleet.instance_requests()
+    ) == list(range(0, 57, 10))
+
+
+def test_filters_reach_dcs_and_every_pair_of_tags_must_match(fleet: Emulator, make_client: Any) -> None:
+    client = make_client(endpoint=fleet.url)
+    query = InstanceQuery.of(project_id=DEFAULT_PROJECT_ID, status="RUNNING", tags={"env": "prod"})
+    assert ids(client.list_instances(query).instances) == matching(status="RUNNING", env="prod")
+    named = FLEET[7]["name"]
+    exact = client.list_instances(InstanceQuery.of(project_id=DEFAULT_PROJECT_ID, name=named, name_equal=True))
+    assert ids(exact.instances) == [FLEET[7]["instance_id"]]
+
+
+def test_a_cap_truncates_loudly(fleet: Emulator, make_client: Any) -> None:
+    listing = make_client(endpoint=fleet.url, page_size=10, max_instances=25).list_instances(
+        InstanceQuery.of(project_id=DEFAULT_PROJECT_ID)
+    )
+    assert ids(listing.instances) == ids(FLEET)[:25]
+    assert (listing.total, listing.truncated) == (57, True)
+
+
+def test_a_refused_signature_and_a_dcs_that_stays_down_are_named(fleet: Emulator, make_client: Any) -> None:
+    query = InstanceQuery.of(project_id=DEFAULT_PROJECT_ID)
+    fleet.script(*[Scripted(status=503)] * 4)  # every attempt the retry policy makes
+    with pytest.raises(DcsUnavailableError):
+        make_client(endpoint=fleet.url).list_instances(query)
+    fleet.script(Scripted(status=401))
+    with pytest.raises(DcsAuthError):
+        make_client(endpoint=fleet.url).list_instances(query)
+
+
+def discover(event: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = lambda_handler(event, LocalContext())
+    return answer
+
+
+def test_a_sweep_walks_the_fleet_page_by_page_each_instance_once(discovery_env: dict[str, str]) -> None:
+    pages = [discover({"page_size": 20, "scheduled_time": "2024-03-01T12:00:00Z", "lookback": "PT2H"})]
+    while pages[-1]["next"] is not None:
+        pages.append(discover(pages[-1]["next"]))
+    assert [page["offset"] for page in pages] == [0, 20, 40]
+    assert [instance for page in pages for instance in page["instances"]] == [
+        {key: instance[key] for key in ("instance_id", "name", "engine", "status")} for instance in FLEET
+    ]
+    assert {page["total"] for page in pages} == {57}
+    assert [page["count"] for page in pages] == [20, 20, 17]
+    windows = {(page["sweep"]["begin_time"], page["sweep"]["end_time"]) for page in pages}
+    assert windows == {("2024-03-01T10:00:00Z", "2024-03-01T12:00:00Z")}  # fixed once, kept by every page
+
+
+def test_filters_travel_with_every_page(discovery_env: dict[str, str]) -> None:
+    first = discover({"page_size": 5, "status": "RUNNING", "tags": {"env": "prod"}})
+    pages = [first]
+    while pages[-1]["next"] is not None:
+        pages.append(discover(pages[-1]["next"]))
+    assert [instance["instance_id"] for page in pages for instance in page["instances"]] == matching(
+        status="RUNNING", env="prod"
+    )
+    assert first["sweep"]["filters"] == {
+        "name": None,
+        "name_equal": False,
+        "status": "RUNNING",
+        "tags": {"env": "prod"},
+    }
+
+
+def test_an_invalid_instance_is_logged_by_place_and_never_drops_the_others(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    listed = [FLEET[0], {**FLEET[1], "instance_id": "../restores"}, FLEET[2]]
+    with Emulator(instances=listed) as url, function_logs() as logs:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        page = discover({})
+    assert ids(page["instances"]) == ids([FLEET[0], FLEET[2]])
+    assert (page["count"], page["invalid"]) == (2, 1)
+    [warning] = [line for line in logs() if line["message"] == "DCS listed an invalid instance"]
+    assert (warning["index"], warning["instance_id"]) == (1, "../restores")
+
+
+def test_past_max_instances_the_sweep_stops_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, fleet: Emulator, aws: AwsResources
+) -> None:
+    use_function_environment(monkeypatch, fleet.url, aws.queue_url, aws.table_name, aws.secret_name, MAX_INSTANCES="40")
+    second = discover(discover({"page_size": 20})["next"])
+    assert (second["offset"], second["truncated"], second["next"]) == (20, True, None)
+
+
+def test_bad_input_is_refused_by_field_before_dcs(discovery_env: dict[str, str], fleet: Emulator) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        discover({"tags": {"env": "a,b"}})
+    assert refused.value.field == "tags.env"
+    assert fleet.instance_requests() == []
+
+
+def test_refused_credentials_are_read_again_by_the_next_invocation(
+    discovery_env: dict[str, str], fleet: Emulator, aws: AwsResources
+) -> None:
+    aws.put_secret(ak=fleet.ak, sk="rotated-away")
+    with pytest.raises(DcsAuthError):
+        discover({})
+    aws.put_secret(ak=fleet.ak, sk=DEFAULT_SK)  # rotated back: the next invocation must read it
+    assert discover({})["count"] == 57
