@@ -57,21 +57,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsResources]:
         yield AwsResources.create()
 
 
-def fresh_containers() -> None:
-    """Forget what warm containers of every function would keep (the discovery's client too)."""
-    from discover_instances.discovery import instance_discovery
-
-    fresh_container()
-    instance_discovery.cache_clear()
-
-
 @pytest.fixture
 def workflows(function_env: dict[str, str], interpreter_time: InterpreterTime) -> Iterator[LocalWorkflows]:
     """Both state machines deployed in moto, their Lambda tasks served by the handlers in this process."""
-    fresh_containers()
     with handlers_serve_lambda():
         yield deploy()
-    fresh_containers()
+    fresh_container()
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from dcs_restores import Credentials, DcsRestoresClient, InstanceQuery
 from devkit.emulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.seed import generate_fleet, generate_fleet_records
 from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda
-from tests.support import AwsResources
+from tests.support import AwsResources, fresh_container
 
-from .conftest import InterpreterTime, fresh_containers, history, run
+from .conftest import InterpreterTime, history, run
 
 FLEET = generate_fleet(60, seed=11)
 # Twelve restores an instance, one every 95 minutes from midnight; every third one failed.
@@ -52,10 +52,9 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 @pytest.fixture
 def sweep_one_at_a_time(function_env: dict[str, str], interpreter_time: InterpreterTime) -> Iterator[LocalWorkflows]:
     """The state machines with a MaxConcurrency of 1: instances are watched in the order DCS lists them."""
-    fresh_containers()
     with handlers_serve_lambda():
         yield deploy(max_concurrency=1)
-    fresh_containers()
+    fresh_container()
 
 
 def served_order(emulator: Emulator) -> list[dict[str, Any]]:
