@@ -28,6 +28,9 @@ from .scope import Scope
 logger = logging.getLogger(__name__)
 
 RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
+MAX_NAME_CHARS = 64  # DCS's limit on instance names; a longer one (drift) is cut, never a bigger state
+MAX_LABEL_CHARS = 32  # engine, status
+MAX_LABEL_CHARS = 32  # engine, status
 
 
 class DiscoverySettings(DcsSettings):
@@ -93,12 +96,17 @@ class InstanceDiscovery:
 
 
 def _to_watch(instance: DcsInstance) -> dict[str, Any]:
+    """What a sweep carries of an instance, each text cut to DCS's own limits so a page's size stays bounded."""
     return {
         "instance_id": instance.instance_id,
-        "name": instance.name,
-        "engine": instance.engine,
-        "status": instance.status,
+        "name": _cut(instance.name, MAX_NAME_CHARS),
+        "engine": _cut(instance.engine, MAX_LABEL_CHARS),
+        "status": _cut(instance.status, MAX_LABEL_CHARS),
     }
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
 @functools.cache

@@ -16,7 +16,9 @@ from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, InstanceQuery, InvalidQueryE
 from restore_watch.settings import MAX_LOOKBACK, DcsSettings
 
 _IN_DCS_CALENDAR: TypeAdapter[datetime] = TypeAdapter(UtcTime)
-DEFAULT_PAGE_SIZE = 500  # 500 instances and their results keep a sweep's state far under 256 KB
+# A page of 200 instances and their results, with the longest names, stays under Step Functions' 256 KB
+# (measured in tests/workflows/test_state_size.py: 183 KB; 500 would pass it). The sweep asks for 200 itself.
+DEFAULT_PAGE_SIZE = 200
 
 
 class SweepEvent(BaseModel):

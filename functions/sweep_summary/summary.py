@@ -82,11 +82,13 @@ class Sweep(BaseModel):
 
 
 class Page(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)  # offset, count, total, invalid
+    model_config = ConfigDict(extra="ignore", frozen=True)  # offset, count, total
 
     sweep: Sweep
     instances: list[Instance]
     results: list[Watched | Failed]
+    invalid: Count = 0  # instances DCS listed that failed validation: not watched, logged by the discovery
+    truncated: bool = False  # the discovery stopped at MAX_INSTANCES
     next: dict[str, Any] | None
 
     @model_validator(mode="after")
@@ -114,6 +116,8 @@ class Summary(_Strict):
     failed_restores_queued: Count
     failed_instances: Annotated[list[FailedInstance], Field(max_length=MAX_FAILED_LISTED)]
     failed_instances_omitted: Count
+    instances_invalid: Count = Field(description="Instances DCS listed that failed validation, so were not watched.")
+    truncated: bool = Field(description="The fleet had more instances than MAX_INSTANCES; the rest were not watched.")
     cause: Annotated[str, Field(max_length=MAX_CAUSE_CHARS)]
 
 
@@ -150,6 +154,8 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             failed_restores_queued=0,
             failed_instances=[],
             failed_instances_omitted=0,
+            instances_invalid=0,
+            truncated=False,
             cause="",
         )
     counts = summary.counts
@@ -166,6 +172,8 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             "failed_restores_queued": summary.failed_restores_queued + sum(result.queued for result in watched),
             "failed_instances": listed[:MAX_FAILED_LISTED],
             "failed_instances_omitted": summary.failed_instances_omitted + max(0, len(listed) - MAX_FAILED_LISTED),
+            "instances_invalid": summary.instances_invalid + page.invalid,
+            "truncated": summary.truncated or page.truncated,
             "cause": cause(watched_total + failed_total, failed_total, listed[:MAX_FAILED_LISTED]),
         }
     )

@@ -154,3 +154,14 @@ def test_refused_credentials_are_read_again_by_the_next_invocation(
         discover({})
     aws.put_secret(ak=fleet.ak, sk=DEFAULT_SK)  # rotated back: the next invocation must read it
     assert discover({})["count"] == 57
+
+
+def test_texts_longer_than_dcs_allows_are_cut_so_a_page_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    drifted = {**FLEET[0], "name": "n" * 300, "engine": "e" * 100, "status": "S" * 100}
+    with Emulator(instances=[drifted]) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        [listed] = discover({})["instances"]
+    assert [len(listed[key]) for key in ("name", "engine", "status")] == [64, 32, 32]
+    assert listed["name"].endswith("…")

@@ -73,6 +73,8 @@ def test_a_first_page_becomes_the_summary_and_its_next_is_passed_on() -> None:
             "failed_restores_queued": 2,
             "failed_instances": [{"instance_id": "i-1", "name": "cache-1", "error": "DcsAuthError"}],
             "failed_instances_omitted": 0,
+            "instances_invalid": 0,
+            "truncated": False,
             "cause": "1 of 3 instances failed: i-1 (cache-1): DcsAuthError",
         },
         "next": NEXT,
@@ -196,3 +198,16 @@ def test_bad_input_is_a_named_error_naming_the_field(change: Any, field: str) ->
 def test_the_handler_answers_the_summary() -> None:
     event = {"summary": None, "page": page([instance(0)], [watched(succeed=1)], NEXT)}
     assert lambda_handler(event, LocalContext()) == summarise(event)
+
+
+def test_instances_not_watched_are_counted_invalid_and_a_capped_fleet_says_truncated() -> None:
+    # Given two pages: the first with two invalid instances listed, the last one stopped at MAX_INSTANCES
+    first = summarise({"summary": None, "page": {**page([instance(0)], [watched()], NEXT), "invalid": 2}})
+    last = {**page([instance(1)], [watched()]), "invalid": 1, "truncated": True}
+
+    # When both are added
+    summary = summarise({"summary": first["summary"], "page": last})["summary"]
+
+    # Then the summary says how many were not watched, and that the fleet was cut
+    assert (first["summary"]["instances_invalid"], first["summary"]["truncated"]) == (2, False)
+    assert (summary["instances_invalid"], summary["truncated"]) == (3, True)

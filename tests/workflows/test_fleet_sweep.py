@@ -108,6 +108,8 @@ def expected_summary(window: str, watched: list[str], failed: dict[str, str], qu
             for instance_id, error in failed.items()
         ],
         "failed_instances_omitted": 0,
+        "instances_invalid": 0,
+        "truncated": False,
         "cause": f"{len(failed)} of {len(watched) + len(failed)} instances failed: {cause}" if failed else "",
     }
 
