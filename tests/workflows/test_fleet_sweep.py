@@ -20,10 +20,10 @@ import pytest
 from dcs_restores import Credentials, DcsRestoresClient, InstanceQuery
 from devkit.emulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.seed import generate_fleet, generate_fleet_records
-from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda
+from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda, sweep_summary
 from tests.support import AwsResources, fresh_container
 
-from .conftest import InterpreterTime, history, run
+from .conftest import InterpreterTime, run
 
 FLEET = generate_fleet(60, seed=11)
 # Twelve restores an instance, one every 95 minutes from midnight; every third one failed.
@@ -138,7 +138,7 @@ def test_two_overlapping_sweeps_watch_every_instance_and_queue_each_failed_resto
     queued_first = [restore for instance in watched_first for restore in seen(instance, "first").failed]
     summary = expected_summary("first", watched_first, {second: "DcsAuthError"}, len(queued_first))
     assert (done.status, done.error, done.cause) == ("FAILED", "InstancesFailed", summary["cause"])
-    assert history(done, "Instances failed")["progress"]["summary"] == summary
+    assert sweep_summary(done) == summary
     [backoff] = interpreter_time.retries
     assert 0 <= backoff <= 2
     reads = Counter(request.path.split("/")[4] for request in emulator.restore_requests())
