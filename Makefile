@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test run serve lint typecheck security unit emulator bench lock clean
+.PHONY: test run sweep serve lint typecheck security unit emulator bench lock clean
 
 test: lint typecheck security unit ## everything CI checks
 
@@ -37,6 +37,9 @@ unit: $(STAMP)
 
 run: $(STAMP) ## the main job once, on the embedded default (no cloud account needed)
 	$(BIN)/dcs-restore-watch invoke events/schedule-scheduler.json
+
+sweep: $(STAMP) ## the fleet sweep state machine once, locally on moto's interpreter, over the embedded default's fleet
+	$(BIN)/dcs-restore-watch sweep
 
 serve: $(STAMP) ## the HTTP API on http://127.0.0.1:3000, on the embedded default
 	$(BIN)/dcs-restore-watch serve --port 3000

@@ -79,6 +79,7 @@ FUNCTIONS = (
     LocalFunction("RestoreWatchFunctionArn", "dcs-restore-watch", "restore_watch.app.lambda_handler"),
     LocalFunction("SweepSummaryFunctionArn", "dcs-restore-watch-sweep-summary", "sweep_summary.app.lambda_handler"),
 )
+LOCAL_ROLE = "dcs-restore-watch-local"
 DEFAULT_MAX_CONCURRENCY = 10  # the template's SweepMaxConcurrency
 # The template runs each item of the sweep as an Express execution (cheap, short); moto's ASL grammar
 # knows only STANDARD there, and its interpreter runs an item the same way whichever is named.
@@ -105,7 +106,7 @@ def _boto3_client(service: str) -> Any:
 
 def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, client: ClientFactory = _boto3_client) -> LocalWorkflows:
     """Create the functions and both state machines in moto (in-process, or its server that ``client`` reaches)."""
-    role = _role("dcs-restore-watch-local", client("iam"))
+    role = _role(LOCAL_ROLE, client("iam"))
     lambdas = client("lambda")
     substitutions = {"MaxConcurrency": str(max_concurrency), "MapExecutionType": LOCAL_MAP_EXECUTION_TYPE}
     for function in FUNCTIONS:
@@ -127,6 +128,17 @@ def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, client: ClientFact
         for name in (FLEET_SWEEP, WAIT_FOR_RESTORE)
     }
     return LocalWorkflows(fleet_sweep=arns[FLEET_SWEEP], wait_for_restore=arns[WAIT_FOR_RESTORE])
+
+
+def undeploy(deployed: LocalWorkflows, *, client: ClientFactory = _boto3_client) -> None:
+    """Delete what ``deploy`` created, so that it can deploy again into the same moto."""
+    states = client("stepfunctions")
+    for arn in (deployed.fleet_sweep, deployed.wait_for_restore):
+        states.delete_state_machine(stateMachineArn=arn)
+    lambdas = client("lambda")
+    for function in FUNCTIONS:
+        lambdas.delete_function(FunctionName=function.name)
+    client("iam").delete_role(RoleName=LOCAL_ROLE)
 
 
 def _needed(name: str, substitutions: Mapping[str, str]) -> dict[str, str]:
