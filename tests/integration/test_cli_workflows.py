@@ -14,13 +14,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+import boto3
 import pytest
 
 from devkit.embedded import DEMO_RESTORE_ID, EmbeddedFleet, embedded_fleet
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from devkit.fleet import tags_of
+from devkit.local import moto_server
 from devkit.seed import generate_fleet, generate_fleet_records, generate_records
 
 from ..support import CLI, ROOT, clean_environment
@@ -151,13 +154,23 @@ def test_wait_for_restore_names_a_restore_dcs_never_listed(
 
 
 @pytest.mark.long
-def test_a_sweep_with_an_instance_that_cannot_be_watched_exits_1_and_names_it() -> None:
+def test_a_sweep_against_configured_services_names_the_instance_it_could_not_watch_and_exits_1() -> None:
     # Given a DCS of six instances, one of which answers with a page larger than the function reads
     fleet = generate_fleet(6, seed=21)
     records = generate_fleet_records(fleet, 5, start=datetime(2024, 1, 1, tzinfo=UTC))
     broken = fleet[2]
     records[broken["instance_id"]] = [{**generate_records(1)[0], "restore_remark": "x" * 70_000}]
-    with Emulator(records, instances=fleet) as url:
+    # And an AWS of the user's own (moto's server here) with the queue and the ledger
+    with Emulator(records, instances=fleet) as url, moto_server() as aws_url:
+        keys = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+        aws = partial(boto3.client, endpoint_url=aws_url, region_name="eu-west-1", **keys)
+        queue_url = aws("sqs").create_queue(QueueName="failed-restores")["QueueUrl"]
+        aws("dynamodb").create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         environment = {
             **clean_environment(),
             "DCS_ENDPOINT": url,
@@ -165,15 +178,25 @@ def test_a_sweep_with_an_instance_that_cannot_be_watched_exits_1_and_names_it() 
             "DCS_AK": DEFAULT_AK,
             "DCS_SK": DEFAULT_SK,
             "MAX_PAGE_BYTES": "65536",
+            "FAILED_RESTORES_QUEUE_URL": queue_url,
+            "RESTORE_LEDGER_TABLE": "ledger",
+            "AWS_ENDPOINT_URL": aws_url,
+            "AWS_ACCESS_KEY_ID": "k",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_DEFAULT_REGION": "eu-west-1",
         }
         # When the fleet is swept over the day the records are in
         done = run_cli("sweep", "--begin", "20240101000000", "--end", "20240102000000", env=environment)
+        queued = received_restore_ids(aws("sqs"), queue_url)
+        machines = aws("stepfunctions").list_state_machines()["stateMachines"]
+        functions = aws("lambda").list_functions()["Functions"]
 
     # Then the others were watched, and the sweep failed naming the instance and its error
     assert done.returncode == 1, done.stderr
     summary = summary_of(done)
     others = [instance for instance in fleet if instance is not broken]
-    counts = Counter(record["status"] for instance in others for record in records[instance["instance_id"]])
+    seen = [record for instance in others for record in records[instance["instance_id"]]]
+    counts = Counter(record["status"] for record in seen)
     assert summary["instances_watched"] == len(others)
     assert summary["counts"] == {status: counts[status] for status in STATUSES}
     assert summary["failed_instances"] == [
@@ -181,9 +204,22 @@ def test_a_sweep_with_an_instance_that_cannot_be_watched_exits_1_and_names_it() 
     ]
     assert summary["instances_failed"] == 1
     assert f"failed: {broken['instance_id']} ({broken['name']}): DcsInvalidResponseError" in done.stderr
-    # And the configured DCS was used, with the embedded queue and ledger
-    assert "DCS is the local emulator" not in done.stderr
-    assert "SQS and DynamoDB are moto's server" in done.stderr
+    # And the configured services were used: the failed restores are in the user's queue, once each
+    assert "embedded default" not in done.stderr
+    assert queued == sorted(record["restore_id"] for record in seen if record["status"] == "failed")
+    assert summary["failed_restores_queued"] == len(queued) > 0
+    # And the state machines ran inside the command: nothing of them was created in the user's AWS
+    assert (machines, functions) == ([], [])
+
+
+def received_restore_ids(sqs: Any, queue_url: str) -> list[str]:
+    """The restore IDs of every message in the queue, each message received once (hidden for a minute)."""
+    ids: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        ids.extend(json.loads(message["Body"])["restore_id"] for message in batch)
+    return sorted(ids)
 
 
 USAGE_ERRORS = {
