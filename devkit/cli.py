@@ -21,6 +21,7 @@ from .seed import generate_fleet, generate_fleet_records, generate_records, load
 
 USAGE_ERROR = 2
 RUN_FAILED = 1
+INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,9 +145,13 @@ def _run_workflow(args: argparse.Namespace) -> int:
     except workflow_commands.UsageError as error:
         say(str(error))
         return USAGE_ERROR
-    if sweeping:
-        return workflow_commands.sweep(execution_input)
-    return workflow_commands.wait_for_restore(execution_input)
+    try:
+        if sweeping:
+            return workflow_commands.sweep(execution_input)
+        return workflow_commands.wait_for_restore(execution_input)
+    except KeyboardInterrupt:  # the execution's threads are daemons: they end with the process
+        say("interrupted: the execution was left unfinished")
+        return INTERRUPTED
 
 
 def _invoke(event_file: Path) -> int:
