@@ -107,5 +107,7 @@ def first_error(errors: Sequence[Mapping[str, Any]], default_field: str, skip: C
     if first.get("type") == "missing":
         return field, "is required"
     if first.get("type") == "string_pattern_mismatch":
-        return field, "must be 1-64 letters, digits, '-' or '_'"
+        if first.get("ctx", {}).get("pattern") == SAFE_ID_PATTERN:
+            return field, "must be 1-64 letters, digits, '-' or '_'"
+        return field, "holds characters that are not allowed here"
     return field, str(first.get("msg", "is invalid")).removeprefix("Value error, ")
