@@ -57,6 +57,10 @@ class InstanceQuery(BaseModel):
     def single_page(self) -> bool:
         return self.offset is not None or self.limit is not None
 
+    @property
+    def path(self) -> str:
+        return f"/v2/{self.project_id}/instances"
+
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
         """The query pairs DCS receives for one page of the listing."""
         params = [("offset", str(offset)), ("limit", str(limit))]

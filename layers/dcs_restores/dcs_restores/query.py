@@ -87,6 +87,11 @@ class RestoreQuery(BaseModel):
     def single_page(self) -> bool:
         return self.offset is not None or self.limit is not None
 
+    @property
+    def path(self) -> str:
+        """The listing's path: both IDs are safe in a URL (SAFE_ID_PATTERN)."""
+        return f"/v2/{self.project_id}/instances/{self.instance_id}/restores"
+
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
         """The query pairs DCS receives for one page of this window."""
         return [
