@@ -24,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         watch = restore_watch()
         request = request_from_event(event, watch.settings)
-        budget = watch.budget(context.get_remaining_time_in_millis() / 1000)
+        budget = watch.budget(request.remaining(context.get_remaining_time_in_millis() / 1000))
         return watch.answer(request.query, request.limit, budget, LAMBDA_RESULT, request.restore_id).to_json()
     except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see errors.NAMED_ERRORS
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
