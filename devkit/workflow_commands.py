@@ -14,11 +14,12 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from dcs_restores import InstanceQuery, InvalidQueryError, SafeId, first_error
+from dcs_restores import InstanceQuery, SafeId, first_error
 
 from .local import LocalServices, local_services, say
 from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionStillRunningError, Finished, timeout_seconds
@@ -39,6 +40,7 @@ _FLAGS = {
     "status": "--status",
     "tags": "--tag",
     "records": "--records",
+    "started_at": "--started-at",
 }
 # What a value must look like, where the type's own message would not say
 _HINTS = {"lookback": "an ISO 8601 duration, e.g. PT6H"}
@@ -78,11 +80,9 @@ def sweep_input(args: argparse.Namespace) -> dict[str, Any]:
     event.update((field, value) for field, value in filters.items() if value)
     try:
         sweep = SweepEvent.model_validate(event)
-        InstanceQuery.of(project_id=args.project_id or "default", **filters)
+        InstanceQuery.model_validate({"project_id": args.project_id or "default", **filters})
     except ValidationError as error:
-        raise _usage(*first_error(error.errors(include_url=False), "event"), event) from None
-    except InvalidQueryError as error:
-        raise _usage(error.field, error.reason, event) from None
+        raise _usage(error, event, "tags") from None  # the filters' one refusal of the whole: too long a URL
     if sweep.begin_time is not None and sweep.end_time is not None and sweep.begin_time > sweep.end_time:
         raise UsageError("--begin is after --end")
     return event
@@ -101,16 +101,17 @@ def _tags(pairs: list[str]) -> dict[str, str]:
     return tags
 
 
-def _usage(field: str, reason: str, event: Mapping[str, Any]) -> UsageError:
+def _usage(error: ValidationError, event: Mapping[str, Any], whole: str) -> UsageError:
+    """The first thing wrong, named by its flag (``whole``'s for a refusal of the whole input)."""
+    first = error.errors(include_url=False)[0]
+    field, reason = first_error([first], whole)
     name = field.split(".", 1)[0]
-    flag = _FLAGS.get(name, name)
+    if first["type"] == "string_pattern_mismatch" and name in _EXPECTED:
+        reason = f"must be {_EXPECTED[name]}"
     given = event.get(name)
-    expected = _EXPECTED.get(name)
-    if expected is not None and "letters, digits" in reason:  # the layer's pattern message fits IDs only
-        reason = f"must be {expected}"
     shown = f" {given!r}" if isinstance(given, str) else ""
     hint = f" ({_HINTS[name]})" if name in _HINTS else ""
-    return UsageError(f"{flag}{shown}: {reason}{hint}")
+    return UsageError(f"{_FLAGS.get(name, name)}{shown}: {reason}{hint}")
 
 
 def wait_input(args: argparse.Namespace, *, embedded: bool) -> dict[str, Any]:
@@ -129,16 +130,15 @@ def wait_input(args: argparse.Namespace, *, embedded: bool) -> dict[str, Any]:
     ):
         if value is not None and not 0 <= value <= most:
             raise UsageError(f"{flag} {value}: must be 0 to {most}")
-    event: dict[str, Any] = {"instance_id": args.instance, "restore_id": args.restore_id}
-    if args.lookback is not None:
-        try:  # checked as each poll's watch checks it
-            SchedulerInput.model_validate(
-                {"instance_id": args.instance, "lookback": args.lookback, "scheduled_time": "2024-01-01T00:00:00Z"}
-            )
-        except ValidationError as error:
-            _, reason = first_error(error.errors(include_url=False), "lookback")
-            raise _usage("lookback", reason, {"lookback": args.lookback}) from None
-        event["lookback"] = args.lookback
+    if args.lookback is not None and args.started_at is not None:
+        raise UsageError("give --started-at or --lookback, not both")
+    window = {"lookback": args.lookback, "started_at": args.started_at}
+    given = {field: value for field, value in window.items() if value is not None}
+    try:  # checked as each poll's watch checks them, the first poll being now
+        SchedulerInput.model_validate({"instance_id": args.instance, "scheduled_time": datetime.now(UTC), **given})
+    except ValidationError as error:
+        raise _usage(error, given, "started_at") from None
+    event: dict[str, Any] = {"instance_id": args.instance, "restore_id": args.restore_id, **given}
     optional = {"poll_seconds": poll, "max_wait_seconds": args.max_wait_seconds}
     event.update((field, value) for field, value in optional.items() if value is not None)
     return event
@@ -179,6 +179,7 @@ def sweep_lines(summary: Mapping[str, Any], seconds: float) -> Iterator[str]:
         f"records {counts}; failed restores queued {summary['failed_restores_queued']}"
         + (f"; {summary['instances_invalid']} listed invalid" if summary.get("instances_invalid") else "")
         + ("; TRUNCATED at MAX_INSTANCES" if summary.get("truncated") else "")
+        + ("; the fleet changed while it was swept" if summary.get("fleet_changed") else "")
         + f" ({seconds:.2f} s)"
     )
     failed = summary["failed_instances"]

@@ -79,6 +79,7 @@ def expected_summary(instances: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "failed_instances_omitted": 0,
         "instances_invalid": 0,
         "truncated": False,
+        "fleet_changed": False,
         "cause": "",
     }
 
@@ -254,6 +255,14 @@ USAGE_ERRORS = {
     "wait-not-a-number": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--max-wait-seconds", "soon"],
         "argument --max-wait-seconds: invalid int value: 'soon'",
+    ),
+    "started-at-and-lookback": (
+        ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "2024-01-01T00:00:00Z", "--lookback", "PT1H"],
+        "give --started-at or --lookback, not both",
+    ),
+    "started-at-without-offset": (
+        ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "2024-01-01T00:00:00"],
+        "--started-at '2024-01-01T00:00:00': Input should have timezone info",
     ),
     "wait-bad-lookback": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--lookback", "a day"],
