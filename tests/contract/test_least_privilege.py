@@ -37,6 +37,7 @@ FUNCTIONS = {
     "SweepSummaryFunction": "sweep_summary",
 }
 FUNCTION = "RestoreWatchFunction"
+FUNCTION_ALIAS = "RestoreWatchFunctionAliaslive"  # what the schedule, the API and the workflows invoke
 FUNCTION_ROLE = "RestoreWatchFunctionRole"
 STATE_MACHINES = ("FleetSweepStateMachine", "WaitForRestoreStateMachine")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -82,7 +83,7 @@ PLATFORM_GRANTS: dict[str, dict[tuple[str, str], str]] = {
     "DiscoverInstancesFunctionRole": {},
     "SweepSummaryFunctionRole": {},
     "RestoreWatchFunctionWatchRole": {
-        ("lambda:InvokeFunction", FUNCTION): "EventBridge Scheduler invokes the function with this role",
+        ("lambda:InvokeFunction", FUNCTION_ALIAS): "EventBridge Scheduler invokes the function's alias with this role",
         ("sqs:SendMessage", "InvocationFailuresQueue"): "the schedule's dead-letter queue",
     },
     "FleetSweepStateMachineSweepRole": {
@@ -518,7 +519,7 @@ def test_the_api_may_invoke_the_function_only_on_its_own_routes(transformed: dic
     for permission in permissions:
         assert permission["Action"] == "lambda:InvokeFunction"
         assert permission["Principal"] == "apigateway.amazonaws.com"
-        assert permission["FunctionName"] == {"Ref": FUNCTION}
+        assert permission["FunctionName"] == {"Ref": FUNCTION_ALIAS}
         template, variables = permission["SourceArn"]["Fn::Sub"]
         assert variables == {"__ApiId__": {"Ref": api_name}, "__Stage__": "*"}
         prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/${__Stage__}"
