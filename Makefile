@@ -1,10 +1,12 @@
 # Everything runs in .venv, created and kept in step with requirements.lock on its own.
 PYTHON ?= python3
+HERE   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cd "$(HERE)" && cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: test run sweep serve lint typecheck security unit emulator bench lock clean
+.PHONY: build-DcsRestoresLayer build-RestoreWatchFunction build-DiscoverInstancesFunction build-SweepSummaryFunction
 
 test: lint typecheck security unit ## everything CI checks
 
@@ -49,6 +51,28 @@ emulator: $(STAMP) ## the DCS emulator on loopback, with seeded records
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Lambda artifacts (template.yaml: BuildMethod makefile). `sam build` runs `make build-<LogicalId>` in a copy of
+# the resource's CodeUri with ARTIFACTS_DIR set. Pinned wheels for LAMBDA_PLATFORM (the template's arm64; a
+# benchmark builds for its own machine), hash-based bytecode from CPython 3.13: see ci/lambda_build.py.
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
+LAMBDA_BUILD     = $(PYTHON) $(HERE)ci/lambda_build.py
+LAMBDA_OPTIONS   = --source . --platform $(LAMBDA_PLATFORM)
+
+build-DcsRestoresLayer:
+	$(LAMBDA_BUILD) layer "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package dcs_restores --requirements requirements.txt
+
+build-RestoreWatchFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package restore_watch --requirements requirements.txt
+
+# The discovery runs the watch's runtime and settings modules.
+build-DiscoverInstancesFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package discover_instances --package restore_watch \
+		--requirements requirements.txt
+
+# The summary needs pydantic and the layer only: no Powertools.
+build-SweepSummaryFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary
 
 lock: ## re-resolve requirements.lock from pyproject.toml (runtime + dev group)
 	rm -rf .lock-venv

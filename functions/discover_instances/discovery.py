@@ -52,6 +52,12 @@ class InstanceDiscovery:
     def client(self) -> DcsRestoresClient:
         return connect(self.settings, self._timing)
 
+    def disconnect(self) -> None:
+        """Close the DCS client: the next one reads the secret, and connects, anew."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
     def deadline(self, remaining_seconds: float) -> Deadline:
         return Deadline.after(remaining_seconds - RESPONSE_RESERVE)
 
@@ -66,7 +72,7 @@ class InstanceDiscovery:
                 name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1
             )
             if isinstance(error, DcsAuthError):  # the secret may have been rotated: read it again next time
-                self.__dict__.pop("client").close()
+                self.disconnect()
             raise
         for invalid in listing.invalid:  # reported, never silently dropped
             logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())

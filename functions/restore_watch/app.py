@@ -6,11 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from . import priming, snapstart
 from .errors import NAMED_ERRORS
 from .observability import CORRELATION_ID_PATH, logger, metrics, traced
 from .service import restore_watch
 from .shaping import LAMBDA_RESULT
 from .triggers import is_http_event, request_from_event
+
+snapstart.register(priming.before_snapshot, priming.after_restore)  # run by Lambda for SnapStart versions only
 
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
