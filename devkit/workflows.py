@@ -10,6 +10,7 @@ import importlib
 import io
 import json
 import re
+import threading
 import time
 import uuid
 import zipfile
@@ -186,6 +187,12 @@ def handlers_serve_lambda() -> Iterator[None]:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
 
 
+# A Lambda container runs one invocation at a time, and the handlers keep per-container state at module
+# level (Powertools' metrics and logger keys, the cached use cases): here every function shares this one
+# process, so the Map's concurrent items take turns, as they would each in a container of its own.
+_ONE_INVOCATION_AT_A_TIME = threading.Lock()
+
+
 def _invoke(
     backend: LambdaSimpleBackend,
     function_name: str,
@@ -203,7 +210,8 @@ def _invoke(
         invoked_function_arn=function.function_arn,
     )
     try:
-        result = handler(json.loads(body or b"{}"), context)
+        with _ONE_INVOCATION_AT_A_TIME:
+            result = handler(json.loads(body or b"{}"), context)
     except Exception as error:  # Lambda reports whatever the handler raises as a function error
         response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}).encode()
