@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 
 from dcs_restores.signing import DATE_FORMAT, canonical_query, canonical_request, signature
 
-from .fleet import Fleet, InstanceFilter, default_instance
+from .fleet import Fleet, InstanceFilter, created_at, default_instance
 from .seed import vendor_time
 from .verify import Authorization
 
@@ -476,14 +476,9 @@ def _time_param(params: dict[str, str], *names: str) -> datetime | None:
 
 
 def _created_at(record: dict[str, Any]) -> datetime | None:
-    value = record.get("created_at")
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).replace(microsecond=0)
+    """DCS filters on whole seconds."""
+    moment = created_at(record)
+    return None if moment is None else moment.replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)

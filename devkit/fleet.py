@@ -145,13 +145,14 @@ def _tags(raw: str) -> dict[str, str]:
 
 
 def _served_order(member: Member) -> tuple[int, datetime, str]:
-    created = _created_at(member.record)
+    created = created_at(member.record)
     undated = created is None
     return (undated, created or datetime.min.replace(tzinfo=UTC), str(member.record.get("instance_id")))
 
 
-def _created_at(instance: dict[str, Any]) -> datetime | None:
-    value = instance.get("created_at")
+def created_at(item: dict[str, Any]) -> datetime | None:
+    """An instance's or a record's ``created_at`` as DCS writes it ("...Z"), in UTC; None if absent or unreadable."""
+    value = item.get("created_at")
     if not isinstance(value, str):
         return None
     try:

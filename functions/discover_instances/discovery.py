@@ -86,27 +86,20 @@ class InstanceDiscovery:
         not_watched = listing.invalid_total + (listing.total - self.settings.max_instances if truncated else 0)
         self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(listing.instances))
         self._metrics.add_metric(name="InstancesNotWatched", unit=MetricUnit.Count, value=not_watched)
-        logger.info(
-            "instances discovered",
-            extra={
-                "offset": offset,
-                "count": len(listing.instances),
-                "total": listing.total,
-                "invalid": listing.invalid_total,
-                "truncated": truncated,
-                "fleet_changed": fleet_changed,
-            },
-        )
-        listed_total = listing.total if scope.listed_total is None else scope.listed_total
-        return {
-            "sweep": scope.describe(),
-            "instances": [_to_watch(instance) for instance in listing.instances],
+        counted = {
             "offset": offset,
             "count": len(listing.instances),
             "total": listing.total,
             "invalid": listing.invalid_total,
             "truncated": truncated,
             "fleet_changed": fleet_changed,
+        }
+        logger.info("instances discovered", extra=counted)
+        listed_total = listing.total if scope.listed_total is None else scope.listed_total
+        return {
+            "sweep": scope.describe(),
+            "instances": [_to_watch(instance) for instance in listing.instances],
+            **counted,
             "next": scope.next_event(next_offset, listed_total) if more and not at_cap else None,
         }
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .errors import DcsInvalidResponseError, InvalidQueryError
 from .models import OptionalText, OptionalTime, as_utc
-from .pages import TotalNum, summarise
+from .pages import TotalNum, summarise, validate_each
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, SafeId, first_error
 
 MAX_TAG_FILTERS = 20  # DCS tags an instance with at most 20
@@ -184,21 +184,9 @@ def parse_instance_page(body: bytes, offset: int, request_id: str | None = None)
         raise DcsInvalidResponseError(
             f"DCS body is not an instances page: {summarise(error)}", status=200, request_id=request_id
         ) from None
-    instances: list[DcsInstance] = []
-    invalid: list[InvalidInstance] = []
-    for index, item in enumerate(raw.instances):
-        try:
-            instances.append(DcsInstance.model_validate(item))
-        except ValidationError as error:
-            instance_id = item.get("instance_id") if isinstance(item, dict) else None
-            invalid.append(
-                InvalidInstance(
-                    index=offset + index,
-                    instance_id=instance_id if isinstance(instance_id, str) and instance_id else None,
-                    reason=summarise(error),
-                )
-            )
-    return InstancePage(offset, raw.instance_num, instances, invalid)
+    instances, invalid = validate_each(raw.instances, DcsInstance, offset, "instance_id")
+    reports = [InvalidInstance(index=index, instance_id=key, reason=reason) for index, key, reason in invalid]
+    return InstancePage(offset, raw.instance_num, instances, reports)
 
 
 def merge_instance_pages(pages: list[InstancePage], max_invalid: int, *, cap: int | None = None) -> InstanceList:

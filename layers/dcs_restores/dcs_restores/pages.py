@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from .errors import DcsInvalidResponseError
 from .models import InvalidRecord, RestoreRecord
 
+_Item = TypeVar("_Item", bound=BaseModel)
 # A count of records: a JSON integer, never negative ("40", 40.0 and true are not counts).
 TotalNum = Annotated[int, Field(ge=0, strict=True)]
 
@@ -78,21 +79,24 @@ def parse_page(body: bytes, offset: int, request_id: str | None = None) -> Page:
 
 
 def _record_by_record(raw: _RawPage, offset: int) -> Page:
-    records: list[RestoreRecord] = []
-    invalid: list[InvalidRecord] = []
-    for index, item in enumerate(raw.restore_record_response):
+    records, invalid = validate_each(raw.restore_record_response, RestoreRecord, offset, "restore_id")
+    reports = [InvalidRecord(index=index, restore_id=key, reason=reason) for index, key, reason in invalid]
+    return Page(offset, raw.total_num, _share_fields_sets(records), reports)
+
+
+def validate_each(
+    items: list[Any], model: type[_Item], offset: int, key: str
+) -> tuple[list[_Item], list[tuple[int, str | None, str]]]:
+    """Each item validated alone: the valid ones, and the others as (place in the listing, their ``key``, why)."""
+    valid: list[_Item] = []
+    invalid: list[tuple[int, str | None, str]] = []
+    for index, item in enumerate(items):
         try:
-            records.append(RestoreRecord.model_validate(item))
+            valid.append(model.model_validate(item))
         except ValidationError as error:
-            restore_id = item.get("restore_id") if isinstance(item, dict) else None
-            invalid.append(
-                InvalidRecord(
-                    index=offset + index,
-                    restore_id=restore_id if isinstance(restore_id, str) and restore_id else None,
-                    reason=summarise(error),
-                )
-            )
-    return Page(offset, raw.total_num, _share_fields_sets(records), invalid)
+            named = item.get(key) if isinstance(item, dict) else None
+            invalid.append((offset + index, named if isinstance(named, str) and named else None, summarise(error)))
+    return valid, invalid
 
 
 def _share_fields_sets(records: list[RestoreRecord]) -> list[RestoreRecord]:
