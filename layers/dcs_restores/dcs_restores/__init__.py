@@ -16,6 +16,7 @@ from .errors import (
 )
 from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery, InvalidInstance
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
+from .progress import PageListener, reporting_pages
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidInstance",
     "InvalidQueryError",
     "InvalidRecord",
+    "PageListener",
     "RestoreQuery",
     "RestoreRecord",
     "RestoreResult",
@@ -51,4 +53,5 @@ __all__ = [
     "SafeId",
     "UtcTime",
     "first_error",
+    "reporting_pages",
 ]
