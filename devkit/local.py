@@ -1,6 +1,6 @@
 """The embedded default: with no cloud configured, run against the emulator and moto's server.
 
-``DCS_ENDPOINT`` unset starts the DCS emulator in-process with seeded records (some failed);
+``DCS_ENDPOINT`` and ``DCS_REGION`` unset start the DCS emulator in-process with seeded records (some failed);
 ``FAILED_RESTORES_QUEUE_URL`` unset starts moto's server on loopback with the queue and the
 ledger table. Set them (and credentials) and the same commands talk to the real services.
 """
@@ -11,10 +11,12 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from dcs_restores import region_endpoint
 
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from .seed import generate_records
@@ -44,20 +46,21 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
     """Fill in what ``environ`` leaves unset with loopback services, for as long as the block runs."""
     services = LocalServices()
     with ExitStack() as stack:
-        if not environ.get("DCS_ENDPOINT"):
+        if not environ.get("DCS_ENDPOINT") and not environ.get("DCS_REGION"):
+            # The project is the one asked for (dcs-restore-watch invoke --project-id), else the emulator's own.
+            project_id = environ.get("DCS_PROJECT_ID") or DEFAULT_PROJECT_ID
             services.emulator = Emulator(
-                {DEFAULT_INSTANCE_ID: generate_records(40), SECOND_INSTANCE_ID: generate_records(12, seed=3)}
+                {DEFAULT_INSTANCE_ID: generate_records(40), SECOND_INSTANCE_ID: generate_records(12, seed=3)},
+                project_id=project_id,
             )
             url = stack.enter_context(services.emulator)
-            environ.update(
-                DCS_ENDPOINT=url,
-                DCS_PROJECT_ID=DEFAULT_PROJECT_ID,
-                DCS_AK=DEFAULT_AK,
-                DCS_SK=DEFAULT_SK,
-            )
+            environ.update(DCS_ENDPOINT=url, DCS_PROJECT_ID=project_id, DCS_AK=DEFAULT_AK, DCS_SK=DEFAULT_SK)
             environ.setdefault("DCS_INSTANCE_ID", DEFAULT_INSTANCE_ID)
             environ.pop("DCS_CREDENTIALS_SECRET", None)
+            environ.pop("DCS_SECURITY_TOKEN", None)
             services.notes.append(f"embedded default: DCS is the local emulator at {url} (40 seeded records)")
+        else:
+            services.notes.append(_configured_dcs(environ))
         if not environ.get("FAILED_RESTORES_QUEUE_URL"):
             endpoint = stack.enter_context(moto_server())
             environ.update(
@@ -75,6 +78,17 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
         environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch, not a console
         yield services
+
+
+def _configured_dcs(environ: Mapping[str, str]) -> str:
+    """Which DCS the run will call, as the function's settings resolve it (DCS_ENDPOINT wins over DCS_REGION)."""
+    if environ.get("DCS_ENDPOINT"):
+        return f"DCS is {environ['DCS_ENDPOINT']} (DCS_ENDPOINT)"
+    region = environ["DCS_REGION"]
+    try:
+        return f"DCS is {region_endpoint(region)} (DCS_REGION {region})"
+    except ValueError:  # the function's settings refuse it by name
+        return f"DCS is the region {region} (DCS_REGION)"
 
 
 @contextmanager

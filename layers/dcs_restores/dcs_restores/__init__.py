@@ -18,6 +18,7 @@ from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .progress import PageListener, reporting_pages
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
+from .regions import REGIONS, region_endpoint
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "MAX_TAG_FILTERS",
+    "REGIONS",
     "SAFE_ID_PATTERN",
     "Credentials",
     "DcsAuthError",
@@ -53,5 +55,6 @@ __all__ = [
     "SafeId",
     "UtcTime",
     "first_error",
+    "region_endpoint",
     "reporting_pages",
 ]
