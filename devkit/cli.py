@@ -10,13 +10,13 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import redirect_stdout
+from contextlib import ExitStack, redirect_stdout, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
-from .local import local_services, say
+from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, every_interface
+from .local import LEDGER_TABLE, LOCAL_REGION, aws_peers, local_services, say
 from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
 
 USAGE_ERROR = 2
@@ -34,8 +34,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the function's HTTP API on loopback")
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default: 3000)")
 
-    emulator = commands.add_parser("emulator", help="run the DCS emulator on loopback until interrupted")
+    emulator = commands.add_parser("emulator", help="run the DCS emulator (on loopback by default) until interrupted")
+    emulator.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1); 0.0.0.0, or the docker bridge's, for `sam local`",
+    )
     emulator.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    emulator.add_argument(
+        "--aws-port",
+        type=int,
+        metavar="PORT",
+        help="also serve SQS and DynamoDB (moto) on this port of --host, with the queue and the ledger table",
+    )
     source = emulator.add_mutually_exclusive_group()
     source.add_argument(
         "--records", type=int, default=40, help="number of seeded records (per instance with --fleet; default: 40)"
@@ -176,27 +187,37 @@ def _run_emulator(args: argparse.Namespace) -> int:
             project_id=args.project_id,
             ak=args.ak,
             sk=args.sk,
+            host=args.host,
             port=args.port,
         )
     except OSError as error:
-        say(f"cannot listen on port {args.port}: {error.strerror}")
+        say(f"cannot listen on {args.host} port {args.port}: {error.strerror or error}")
         return USAGE_ERROR
     server.faults.latency = args.latency_ms / 1000
-    url = server.start()
-    print(f"DCS emulator listening on {url}", flush=True)
-    print(f"DCS_ENDPOINT={url}\nDCS_PROJECT_ID={args.project_id}\nDCS_AK={args.ak}\nDCS_SK={args.sk}")
-    if fleet:
-        print(f"fleet: {len(fleet)} instances ({args.records} records each), the first {fleet[0]['instance_id']}")
-    else:
-        print(f"instance: {instance_id} ({len(records)} records)")
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        signal.pause()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.stop()
+    with ExitStack() as running:
+        url = running.enter_context(server)
+        print(f"DCS emulator listening on {url}", flush=True)
+        if every_interface(args.host):
+            port = url.rsplit(":", 1)[1]
+            print(f"on every interface: a container (sam local) reaches it at http://host.docker.internal:{port}")
+        print(f"DCS_ENDPOINT={url}\nDCS_PROJECT_ID={args.project_id}\nDCS_AK={args.ak}\nDCS_SK={args.sk}")
+        if fleet:
+            print(f"fleet: {len(fleet)} instances ({args.records} records each), the first {fleet[0]['instance_id']}")
+        else:
+            print(f"instance: {instance_id} ({len(records)} records)")
+        if args.aws_port is not None:
+            try:
+                peers = aws_peers(os.environ, args.host, args.aws_port, region=LOCAL_REGION)
+                endpoint, queue_url = running.enter_context(peers)
+            except OSError as error:
+                say(f"cannot listen on {args.host} port {args.aws_port}: {error.strerror or error}")
+                return USAGE_ERROR
+            print(f"AWS_ENDPOINT_URL={endpoint}\nAWS_DEFAULT_REGION={LOCAL_REGION}")
+            print(f"FAILED_RESTORES_QUEUE_URL={queue_url}\nRESTORE_LEDGER_TABLE={LEDGER_TABLE}")
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with suppress(KeyboardInterrupt, SystemExit):
+            signal.pause()
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
@@ -18,12 +19,13 @@ from typing import Any
 
 from dcs_restores import region_endpoint
 
-from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, local_url
 from .seed import generate_records
 
 SECOND_INSTANCE_ID = "b1b2c3d4-0000-1111-2222-333344445555"  # the second one in events/
 QUEUE_NAME = "dcs-restore-watch-failed-restores"
 LEDGER_TABLE = "dcs-restore-watch-ledger"
+LOCAL_REGION = "eu-west-1"  # moto's region for the queue and table of `emulator --aws-port` (sam local --region)
 
 
 @dataclass
@@ -62,16 +64,7 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
         else:
             services.notes.append(_configured_dcs(environ))
         if not environ.get("FAILED_RESTORES_QUEUE_URL"):
-            endpoint = stack.enter_context(moto_server())
-            environ.update(
-                AWS_ENDPOINT_URL=endpoint,
-                AWS_ACCESS_KEY_ID="local",
-                AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key  # nosec B106
-                AWS_DEFAULT_REGION=environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
-            )
-            environ.pop("AWS_SESSION_TOKEN", None)
-            environ.pop("AWS_PROFILE", None)
-            services.queue_url = _create_queue_and_ledger()
+            endpoint, services.queue_url = stack.enter_context(aws_peers(environ))
             environ.update(FAILED_RESTORES_QUEUE_URL=services.queue_url, RESTORE_LEDGER_TABLE=LEDGER_TABLE)
             services.notes.append(f"embedded default: SQS and DynamoDB are moto's server at {endpoint}")
         environ.setdefault("POWERTOOLS_SERVICE_NAME", "dcs-restore-watch")
@@ -92,18 +85,44 @@ def _configured_dcs(environ: Mapping[str, str]) -> str:
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port (its endpoint URL) for as long as the block runs."""
+def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """moto's server (a free loopback port by default) for as long as the block runs: the URL this machine reaches.
+
+    ``OSError`` when it cannot listen there.
+    """
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines on the console
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    if port:  # moto's thread would wait forever for a server that failed to listen: try the address first
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socket.create_server((host, port), family=family).close()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        yield local_url(*server.get_host_and_port())
     finally:
         server.stop()
+
+
+@contextmanager
+def aws_peers(
+    environ: MutableMapping[str, str], host: str = "127.0.0.1", port: int = 0, region: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """moto's server with the failed-restores queue and the ledger table, boto3 in ``environ`` pointed at it.
+
+    Yields moto's endpoint and the queue's URL, as this machine reaches them. moto keeps its resources per
+    region: ``region``, else the environment's own (eu-west-1 when it has none).
+    """
+    with moto_server(host, port) as endpoint:
+        environ.update(
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key  # nosec B106
+            AWS_DEFAULT_REGION=region or environ.get("AWS_DEFAULT_REGION", LOCAL_REGION),
+        )
+        environ.pop("AWS_SESSION_TOKEN", None)
+        environ.pop("AWS_PROFILE", None)
+        yield endpoint, _create_queue_and_ledger()
 
 
 def _create_queue_and_ledger() -> str:

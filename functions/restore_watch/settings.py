@@ -29,12 +29,12 @@ MAX_LOOKBACK = timedelta(days=366)  # MAX_WINDOW_DAYS may not allow as much; pas
 
 # The official SDK's names, read for what ours leave unset (a developer's shell already holds them). The key
 # pair and its token are one set: taken from the SDK's names only when neither DCS_AK nor DCS_SK is given.
-SDK_FALLBACKS = {
-    "dcs_project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
-    "dcs_ak": "HUAWEICLOUD_SDK_AK",
-    "dcs_sk": "HUAWEICLOUD_SDK_SK",
-    "dcs_security_token": "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-}
+SDK_FALLBACKS = (
+    ("dcs_project_id", "HUAWEICLOUD_SDK_PROJECT_ID"),
+    ("dcs_ak", "HUAWEICLOUD_SDK_AK"),
+    ("dcs_sk", "HUAWEICLOUD_SDK_SK"),
+    ("dcs_security_token", "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+)
 _KEY_PAIR = ("dcs_ak", "dcs_sk")
 
 _CREDENTIALS = (*_KEY_PAIR, "dcs_security_token")
@@ -125,7 +125,7 @@ def _read_environment(names: Iterable[str], environ: Mapping[str, str]) -> tuple
     values = {name: environ[name.upper()] for name in wanted if environ.get(name.upper())}
     read_from = {name: name.upper() for name in values}
     pair_given = any(name in values for name in _KEY_PAIR)
-    for name, variable in SDK_FALLBACKS.items():
+    for name, variable in SDK_FALLBACKS:
         if (
             name in wanted
             and name not in values
