@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack, redirect_stdout, suppress
@@ -15,12 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from . import invoke_command
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, every_interface
+from .invoke_command import RUN_FAILED, USAGE_ERROR
 from .local import LEDGER_TABLE, LOCAL_REGION, aws_peers, local_services, say
 from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
-
-USAGE_ERROR = 2
-RUN_FAILED = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,8 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dcs-restore-watch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    invoke = commands.add_parser("invoke", help="run the Lambda handler in-process on an event file")
-    invoke.add_argument("event_file", type=Path, help="a JSON event, e.g. one of events/")
+    invoke = commands.add_parser(
+        "invoke", help="run the Lambda handler in-process on an event file, stdin, or an event built from flags"
+    )
+    invoke_command.add_arguments(invoke)
 
     serve = commands.add_parser("serve", help="serve the function's HTTP API on loopback")
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default: 3000)")
@@ -75,56 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "invoke":
-        return _invoke(args.event_file)
+        return invoke_command.run(args)
     if args.command == "serve":
         return _serve(args.port)
     return _run_emulator(args)
-
-
-def _invoke(event_file: Path) -> int:
-    try:
-        event = json.loads(event_file.read_text(encoding="utf-8"))
-    except OSError as error:
-        say(f"cannot read {event_file}: {error.strerror}")
-        return USAGE_ERROR
-    except ValueError as error:
-        say(f"{event_file} is not valid JSON: {error}")
-        return USAGE_ERROR
-    except RecursionError:
-        say(f"{event_file} nests deeper than this command reads")
-        return USAGE_ERROR
-    from .invoke import failed, invoke, summarise
-
-    with local_services() as services:
-        for note in services.notes:
-            say(note)
-        started = time.monotonic()
-        try:
-            # stdout is for the result alone: the handler's logs and metrics go to stderr
-            with redirect_stdout(sys.stderr):
-                result = invoke(event)
-        except Exception as error:  # the handler's named errors, as Lambda would report them
-            say(f"{type(error).__name__}: {error}")
-            return RUN_FAILED
-        _print_json(result)
-        for line in summarise(result, time.monotonic() - started):
-            say(line)
-        _show_queue(services.queued_messages())
-    return RUN_FAILED if failed(result) else 0
-
-
-def _print_json(value: Any) -> None:
-    """``print(json.dumps(value, indent=2))`` written as it is encoded: a payload can be tens of MB."""
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-
-
-def _show_queue(messages: list[dict[str, Any]]) -> None:
-    if not messages:
-        return
-    say(f"the embedded queue now holds {len(messages)} failed restore(s):")
-    for body in messages:
-        say(f"  {body['instance_id']} {body['restore_id']} {body.get('error_code')}: {body.get('error_message')}")
 
 
 def _serve(port: int) -> int:
