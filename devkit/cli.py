@@ -144,7 +144,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
             port=args.port,
         )
     except OSError as error:
-        say(f"cannot listen on {args.host} port {args.port}: {error.strerror or error}")
+        say(f"cannot listen on port {args.port} of {args.host}: {error.strerror or error}")
         return USAGE_ERROR
     server.faults.latency = args.latency_ms / 1000
     with ExitStack() as running:
@@ -163,7 +163,7 @@ def _run_emulator(args: argparse.Namespace) -> int:
                 peers = aws_peers(os.environ, args.host, args.aws_port, region=LOCAL_REGION)
                 endpoint, queue_url = running.enter_context(peers)
             except OSError as error:
-                say(f"cannot listen on {args.host} port {args.aws_port}: {error.strerror or error}")
+                say(f"cannot listen on port {args.aws_port} of {args.host}: {error.strerror or error}")
                 return USAGE_ERROR
             print(f"AWS_ENDPOINT_URL={endpoint}\nAWS_DEFAULT_REGION={LOCAL_REGION}")
             print(f"FAILED_RESTORES_QUEUE_URL={queue_url}\nRESTORE_LEDGER_TABLE={LEDGER_TABLE}")

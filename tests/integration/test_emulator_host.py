@@ -115,9 +115,9 @@ def test_on_every_interface_it_says_how_a_container_reaches_it() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--host", NOT_OURS, "--port", "0"], f"cannot listen on {NOT_OURS} port 0: "),
-        (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on no-such-host.invalid port 0: "),
-        (["--port", "0", "--aws-port", "BUSY"], "cannot listen on 127.0.0.1 port BUSY: "),
+        (["--host", NOT_OURS, "--port", "0"], f"cannot listen on port 0 of {NOT_OURS}: "),
+        (["--host", "no-such-host.invalid", "--port", "0"], "cannot listen on port 0 of no-such-host.invalid: "),
+        (["--port", "0", "--aws-port", "BUSY"], "cannot listen on port BUSY of 127.0.0.1: "),
     ],
 )
 def test_an_address_it_cannot_have_is_one_clear_line(args: list[str], message: str) -> None:

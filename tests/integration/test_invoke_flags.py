@@ -8,6 +8,7 @@ import pty
 import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +209,11 @@ def test_every_bad_flag_is_one_clear_line_and_nothing_runs(args: list[str], mess
     [line] = done.stderr.splitlines()  # no usage block, no embedded default started
     assert line.startswith(f"dcs-restore-watch: {message}")
     assert done.stdout == ""
+
+
+def test_an_event_file_that_is_not_text_is_one_clear_line(tmp_path: Path) -> None:
+    binary = tmp_path / "event.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    done = invoke(str(binary))
+    assert done.returncode == 2
+    assert done.stderr == f"dcs-restore-watch: {binary} is not UTF-8 text\n"
