@@ -1,12 +1,14 @@
 # Everything runs in .venv, created and kept in step with the lock files on its own: `make run` installs
 # requirements.lock (the runtime and the dev kit) and the project; `make test` adds requirements-dev.lock.
 PYTHON ?= python3
+HERE   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV   := .venv
 BIN    := $(VENV)/bin
-RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
-DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(shell cd "$(HERE)" && cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cd "$(HERE)" && cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: test run serve lint typecheck security unit emulator bench lock clean
+.PHONY: test run sweep serve lint typecheck security unit emulator bench lock clean
+.PHONY: build-DcsRestoresLayer build-RestoreWatchFunction build-DiscoverInstancesFunction build-SweepSummaryFunction
 
 test: lint typecheck security unit ## everything CI checks
 
@@ -44,6 +46,9 @@ unit: $(DEV_STAMP)
 run: $(RUN_STAMP) ## the main job once, on the embedded default (no cloud account needed)
 	$(BIN)/dcs-restore-watch invoke events/schedule-scheduler.json
 
+sweep: $(RUN_STAMP) ## the fleet sweep state machine once, locally on moto's interpreter, over the embedded default's fleet
+	$(BIN)/dcs-restore-watch sweep
+
 serve: $(RUN_STAMP) ## the HTTP API on http://127.0.0.1:3000, on the embedded default
 	$(BIN)/dcs-restore-watch serve --port 3000
 
@@ -52,6 +57,28 @@ emulator: $(RUN_STAMP) ## the DCS emulator on loopback, with seeded records
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
+
+# Lambda artifacts (template.yaml: BuildMethod makefile). `sam build` runs `make build-<LogicalId>` in a copy of
+# the resource's CodeUri with ARTIFACTS_DIR set. Pinned wheels for LAMBDA_PLATFORM (the template's arm64; a
+# benchmark builds for its own machine), hash-based bytecode from CPython 3.13: see ci/lambda_build.py.
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
+LAMBDA_BUILD     = $(PYTHON) $(HERE)ci/lambda_build.py
+LAMBDA_OPTIONS   = --source . --platform $(LAMBDA_PLATFORM)
+
+build-DcsRestoresLayer:
+	$(LAMBDA_BUILD) layer "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package dcs_restores --requirements requirements.txt
+
+build-RestoreWatchFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package restore_watch --requirements requirements.txt
+
+# The discovery runs the watch's runtime and settings modules.
+build-DiscoverInstancesFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package discover_instances --package restore_watch \
+		--requirements requirements.txt
+
+# The summary needs pydantic and the layer only: no Powertools.
+build-SweepSummaryFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary
 
 lock: ## re-resolve requirements.lock (runtime + dev kit) and requirements-dev.lock (the rest) from pyproject.toml
 	rm -rf .lock-venv

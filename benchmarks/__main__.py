@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib.metadata import version
 
-from benchmarks import forwarding, imports, memory, parsing, shaping, sizes, window
+from benchmarks import coldstart, first_invocation, forwarding, imports, memory, parsing, shaping, sizes, window
 from benchmarks.timing import Row
 
 
@@ -33,6 +33,8 @@ def machine() -> str:
 def main() -> None:
     plan = {  # name: (run, repeats, repeats with --quick)
         "imports": (imports.run, 9, 3),
+        "coldstart": (coldstart.run, 9, 3),
+        "first": (first_invocation.run, 7, 1),
         "parsing": (parsing.run, 30, 5),
         "window": (window.run, 7, 1),
         "shaping": (shaping.run, 7, 1),

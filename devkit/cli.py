@@ -1,4 +1,4 @@
-"""``dcs-restore-watch``: run the function locally, serve it over HTTP, or run the DCS emulator."""
+"""``dcs-restore-watch``: run the function or its workflows locally, serve it over HTTP, or run the DCS emulator."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack, redirect_stdout, suppress
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import invoke_command
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, every_interface
@@ -19,10 +19,20 @@ from .invoke_command import RUN_FAILED, USAGE_ERROR
 from .local import LEDGER_TABLE, LOCAL_REGION, aws_peers, local_services, say
 from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
 
+INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr (and exit 2), like every other usage error here."""
+
+    def error(self, message: str) -> NoReturn:
+        say(f"{message} (see {self.prog} --help)")
+        sys.exit(USAGE_ERROR)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", "No application metrics to publish")  # a refused event has none
-    parser = argparse.ArgumentParser(prog="dcs-restore-watch", description=__doc__)
+    parser = _Parser(prog="dcs-restore-watch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     invoke = commands.add_parser(
@@ -72,12 +82,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     emulator.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
 
+    _add_sweep(commands)
+    _add_wait_for_restore(commands)
+
     args = parser.parse_args(argv)
     if args.command == "invoke":
         return invoke_command.run(args)
     if args.command == "serve":
         return _serve(args.port)
+    if args.command in ("sweep", "wait-for-restore"):
+        return _run_workflow(args)
     return _run_emulator(args)
+
+
+def _add_sweep(commands: Any) -> None:
+    sweep = commands.add_parser(
+        "sweep",
+        help="run the fleet sweep state machine locally: watch every instance of the project",
+        description="Run statemachines/fleet_sweep.asl.json on moto's interpreter, each Lambda task served by its "
+        "handler here. The summary goes to stdout; exit 0 when every instance was watched, 1 when any failed.",
+    )
+    sweep.add_argument("--begin", metavar="T", help="window start: yyyyMMddHHmmss (UTC) or ISO 8601 with an offset")
+    sweep.add_argument("--end", metavar="T", help="window end (with --begin)")
+    sweep.add_argument(
+        "--lookback", metavar="D", help="window: the last D up to now, ISO 8601 (default: SCHEDULE_LOOKBACK, PT6H)"
+    )
+    sweep.add_argument("--status", metavar="S", help="only instances in this DCS status, e.g. RUNNING")
+    sweep.add_argument(
+        "--tag", metavar="K=V", action="append", default=[], help="only instances with this tag (repeat: all match)"
+    )
+    sweep.add_argument("--name", metavar="N", help="only instances whose name contains N")
+    sweep.add_argument("--name-equal", action="store_true", help="--name is the whole name, not a part of it")
+    sweep.add_argument("--project-id", metavar="P", help="the project to sweep (default: DCS_PROJECT_ID)")
+    sweep.add_argument(
+        "--records", choices=("none", "failed"), default="none", help="what each watch returns (default: none)"
+    )
+
+
+def _add_wait_for_restore(commands: Any) -> None:
+    wait = commands.add_parser(
+        "wait-for-restore",
+        help="run the wait-for-restore state machine locally: poll one restore until it ends",
+        description="Run statemachines/wait_for_restore.asl.json on moto's interpreter, waiting for real between "
+        "polls. The record goes to stdout when the restore succeeds; otherwise exit 1 with RestoreFailed, "
+        "RestoreNotFound or RestoreWaitTimedOut and the cause.",
+    )
+    wait.add_argument("instance", metavar="INSTANCE", help="the instance ID")
+    wait.add_argument("restore_id", metavar="RESTORE_ID", help="the restore to follow")
+    wait.add_argument(
+        "--poll-seconds",
+        type=int,
+        metavar="N",
+        help="seconds between polls (default: 2 on the embedded default, else the workflow's 30)",
+    )
+    wait.add_argument(
+        "--max-wait-seconds", type=int, metavar="N", help="give up after waiting this long (default: 3600)"
+    )
+    wait.add_argument(
+        "--lookback", metavar="D", help="how far back each poll reads, ISO 8601 (default: PT24H); must reach the start"
+    )
+    wait.add_argument(
+        "--started-at", metavar="T", help="when the restore started (ISO 8601 with an offset): polls read from there"
+    )
+
+
+def _run_workflow(args: argparse.Namespace) -> int:
+    from . import workflow_commands
+
+    sweeping = args.command == "sweep"
+    try:
+        if sweeping:
+            execution_input = workflow_commands.sweep_input(args)
+        else:
+            embedded = not os.environ.get("DCS_ENDPOINT") and not os.environ.get("DCS_REGION")
+            execution_input = workflow_commands.wait_input(args, embedded=embedded)
+    except workflow_commands.UsageError as error:
+        say(str(error))
+        return USAGE_ERROR
+    try:
+        if sweeping:
+            return workflow_commands.sweep(execution_input)
+        return workflow_commands.wait_for_restore(execution_input)
+    except KeyboardInterrupt:  # the execution's threads are daemons: they end with the process
+        say("interrupted: the execution was left unfinished")
+        return INTERRUPTED
 
 
 def _serve(port: int) -> int:

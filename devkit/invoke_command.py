@@ -16,7 +16,7 @@ from collections.abc import Callable, MutableMapping
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -62,13 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="json",
         help="json (default): the handler's result; table: for people",
     )
-    # argparse's own errors (a bad choice, a missing value) as one line too, not a usage block
-    parser.error = _one_line_error  # type: ignore[method-assign]
-
-
-def _one_line_error(message: str) -> NoReturn:
-    say(f"invoke: {message}")
-    raise SystemExit(USAGE_ERROR)
 
 
 def build_event(args: argparse.Namespace, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Any:
@@ -111,9 +104,7 @@ def _check_environment_flags(args: argparse.Namespace) -> None:
         try:
             region_endpoint(args.region)
         except ValueError as error:
-            raise UsageError(
-                f"--region: {str(error).replace('(DCS_ENDPOINT)', '(DCS_ENDPOINT, without --region)')}"
-            ) from None
+            raise UsageError(f"--region: {error}") from None
     if args.project_id is not None:
         _valid(_SAFE_ID, args.project_id, "--project-id")
 

@@ -1,6 +1,7 @@
 """The embedded default: with no cloud configured, run against the emulator and moto's server.
 
-``DCS_ENDPOINT`` and ``DCS_REGION`` unset start the DCS emulator in-process with seeded records (some failed);
+``DCS_ENDPOINT`` and ``DCS_REGION`` unset start the DCS emulator in-process with a seeded fleet and records
+(some failed; see ``devkit.embedded``);
 ``FAILED_RESTORES_QUEUE_URL`` unset starts moto's server on loopback with the queue and the
 ledger table. Set them (and credentials) and the same commands talk to the real services.
 """
@@ -19,10 +20,9 @@ from typing import Any
 
 from dcs_restores import region_endpoint
 
+from .embedded import DEMO_RESTORE_ID, DEMO_STATUSES, embedded_fleet
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, local_url
-from .seed import generate_records
 
-SECOND_INSTANCE_ID = "b1b2c3d4-0000-1111-2222-333344445555"  # the second one in events/
 QUEUE_NAME = "dcs-restore-watch-failed-restores"
 LEDGER_TABLE = "dcs-restore-watch-ledger"
 LOCAL_REGION = "eu-west-1"  # moto's region for the queue and table of `emulator --aws-port` (sam local --region)
@@ -35,6 +35,7 @@ class LocalServices:
     emulator: Emulator | None = None
     queue_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    demo_restore: tuple[str, str] | None = None  # instance and restore ID that go waiting → restoring → succeed
 
     def queued_messages(self) -> list[dict[str, Any]]:
         """The bodies now in the embedded queue (left there), or nothing when it is not ours."""
@@ -51,16 +52,19 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
         if not environ.get("DCS_ENDPOINT") and not environ.get("DCS_REGION"):
             # The project is the one asked for (dcs-restore-watch invoke --project-id), else the emulator's own.
             project_id = environ.get("DCS_PROJECT_ID") or DEFAULT_PROJECT_ID
-            services.emulator = Emulator(
-                {DEFAULT_INSTANCE_ID: generate_records(40), SECOND_INSTANCE_ID: generate_records(12, seed=3)},
-                project_id=project_id,
-            )
+            fleet = embedded_fleet()
+            services.emulator = Emulator(fleet.records, instances=fleet.instances, project_id=project_id)
+            services.emulator.progress(DEMO_RESTORE_ID, DEMO_STATUSES)
             url = stack.enter_context(services.emulator)
             environ.update(DCS_ENDPOINT=url, DCS_PROJECT_ID=project_id, DCS_AK=DEFAULT_AK, DCS_SK=DEFAULT_SK)
             environ.setdefault("DCS_INSTANCE_ID", DEFAULT_INSTANCE_ID)
             environ.pop("DCS_CREDENTIALS_SECRET", None)
             environ.pop("DCS_SECURITY_TOKEN", None)
-            services.notes.append(f"embedded default: DCS is the local emulator at {url} (40 seeded records)")
+            services.notes.append(
+                f"embedded default: DCS is the local emulator at {url} "
+                f"(a fleet of {fleet.size} instances; 40 seeded records on {DEFAULT_INSTANCE_ID} on 2024-01-01)"
+            )
+            services.demo_restore = (DEFAULT_INSTANCE_ID, DEMO_RESTORE_ID)
         else:
             services.notes.append(_configured_dcs(environ))
         if not environ.get("FAILED_RESTORES_QUEUE_URL"):

@@ -10,6 +10,9 @@ import importlib
 import io
 import json
 import re
+import threading
+import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +34,12 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 def definition_path(name: str) -> Path:
     return STATEMACHINES / f"{name}.asl.json"
+
+
+def timeout_seconds(name: str) -> int:
+    """The definition's ``TimeoutSeconds``: how long Step Functions lets one execution run."""
+    timeout: int = json.loads(definition_path(name).read_text(encoding="utf-8"))["TimeoutSeconds"]
+    return timeout
 
 
 def placeholders(name: str) -> set[str]:
@@ -71,6 +80,7 @@ FUNCTIONS = (
     LocalFunction("RestoreWatchFunctionArn", "dcs-restore-watch", "restore_watch.app.lambda_handler"),
     LocalFunction("SweepSummaryFunctionArn", "dcs-restore-watch-sweep-summary", "sweep_summary.app.lambda_handler"),
 )
+LOCAL_ROLE = "dcs-restore-watch-local"
 DEFAULT_MAX_CONCURRENCY = 10  # the template's SweepMaxConcurrency
 # The template runs each item of the sweep as an Express execution (cheap, short); moto's ASL grammar
 # knows only STANDARD there, and its interpreter runs an item the same way whichever is named.
@@ -85,12 +95,20 @@ class LocalWorkflows:
     wait_for_restore: str
 
 
-def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> LocalWorkflows:
-    """Create the functions and both state machines in whatever AWS boto3 reaches (moto's, in-process)."""
+# How a client of one service is made: boto3.client by default, or one pinned to an endpoint and keys.
+ClientFactory = Callable[[str], Any]
+
+
+def _boto3_client(service: str) -> Any:
     import boto3
 
-    role = _role("dcs-restore-watch-local")
-    lambdas = boto3.client("lambda")
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY, *, client: ClientFactory = _boto3_client) -> LocalWorkflows:
+    """Create the functions and both state machines in moto (in-process, or its server that ``client`` reaches)."""
+    role = _role(LOCAL_ROLE, client("iam"))
+    lambdas = client("lambda")
     substitutions = {"MaxConcurrency": str(max_concurrency), "MapExecutionType": LOCAL_MAP_EXECUTION_TYPE}
     for function in FUNCTIONS:
         created = lambdas.create_function(
@@ -103,7 +121,7 @@ def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> LocalWorkflows:
             MemorySize=512,
         )
         substitutions[function.substitution] = created["FunctionArn"]
-    states = boto3.client("stepfunctions")
+    states = client("stepfunctions")
     arns = {
         name: states.create_state_machine(
             name=name.replace("_", "-"), definition=render(name, _needed(name, substitutions)), roleArn=role
@@ -113,14 +131,23 @@ def deploy(max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> LocalWorkflows:
     return LocalWorkflows(fleet_sweep=arns[FLEET_SWEEP], wait_for_restore=arns[WAIT_FOR_RESTORE])
 
 
+def undeploy(deployed: LocalWorkflows, *, client: ClientFactory = _boto3_client) -> None:
+    """Delete what ``deploy`` created, so that it can deploy again into the same moto."""
+    states = client("stepfunctions")
+    for arn in (deployed.fleet_sweep, deployed.wait_for_restore):
+        states.delete_state_machine(stateMachineArn=arn)
+    lambdas = client("lambda")
+    for function in FUNCTIONS:
+        lambdas.delete_function(FunctionName=function.name)
+    client("iam").delete_role(RoleName=LOCAL_ROLE)
+
+
 def _needed(name: str, substitutions: Mapping[str, str]) -> dict[str, str]:
     wanted = placeholders(name)
     return {key: value for key, value in substitutions.items() if key in wanted}
 
 
-def _role(name: str) -> str:
-    import boto3
-
+def _role(name: str, iam: Any) -> str:
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -131,7 +158,7 @@ def _role(name: str) -> str:
             }
         ],
     }
-    arn: str = boto3.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     return arn
 
 
@@ -160,6 +187,12 @@ def handlers_serve_lambda() -> Iterator[None]:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
 
 
+# A Lambda container runs one invocation at a time, and the handlers keep per-container state at module
+# level (Powertools' metrics and logger keys, the cached use cases): here every function shares this one
+# process, so the Map's concurrent items take turns, as they would each in a container of its own.
+_ONE_INVOCATION_AT_A_TIME = threading.Lock()
+
+
 def _invoke(
     backend: LambdaSimpleBackend,
     function_name: str,
@@ -177,7 +210,8 @@ def _invoke(
         invoked_function_arn=function.function_arn,
     )
     try:
-        result = handler(json.loads(body or b"{}"), context)
+        with _ONE_INVOCATION_AT_A_TIME:
+            result = handler(json.loads(body or b"{}"), context)
     except Exception as error:  # Lambda reports whatever the handler raises as a function error
         response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}).encode()
@@ -188,3 +222,96 @@ def _handler(name: str) -> Callable[[Any, Any], Any]:
     module, _, attribute = name.rpartition(".")
     handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module), attribute)
     return handler
+
+
+# Running one execution: start it, await its end, read what a failed one's output cannot show.
+
+POLL_SECONDS = 0.02  # how often a local execution is asked whether it ended: moto's server is on loopback
+
+
+class ExecutionStillRunningError(TimeoutError):
+    """The execution had not ended within the time it was awaited."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An execution that ended: its status, and its output or its error and cause."""
+
+    arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+
+
+def run(
+    state_machine_arn: str,
+    execution_input: Mapping[str, Any],
+    *,
+    within: float,
+    name: str | None = None,
+    states: Any = None,
+) -> Finished:
+    """Start an execution and await its end for at most ``within`` seconds (``ExecutionStillRunningError`` after)."""
+    states = states or _boto3_client("stepfunctions")
+    # Always named: AWS names an unnamed execution with a UUID, moto leaves $$.Execution.Name null.
+    started = states.start_execution(
+        stateMachineArn=state_machine_arn, input=json.dumps(execution_input), name=name or str(uuid.uuid4())
+    )
+    deadline = time.monotonic() + within
+    while True:
+        described = states.describe_execution(executionArn=started["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() >= deadline:
+            raise ExecutionStillRunningError(f"{started['executionArn']} still running after {within} s")
+        time.sleep(POLL_SECONDS)  # asking moto's thread; no outcome depends on how long this takes
+    output = described.get("output")
+    return Finished(
+        arn=started["executionArn"],
+        status=described["status"],
+        output=json.loads(output) if output is not None else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def state_input(execution: Finished, state: str, *, states: Any = None) -> Any:
+    """The input of the last time the execution entered ``state``: what a failed execution's output cannot show."""
+    states = states or _boto3_client("stepfunctions")
+    events = states.get_execution_history(executionArn=execution.arn, maxResults=1000, reverseOrder=True)["events"]
+    for event in events:
+        entered = event.get("stateEnteredEventDetails")
+        if entered is not None and entered["name"] == state:
+            return json.loads(entered["input"])
+    raise LookupError(f"the execution never entered {state}")
+
+
+def sweep_summary(execution: Finished, *, states: Any = None) -> dict[str, Any] | None:
+    """A fleet sweep's summary: its output, or when instances failed the summary its Fail state was given.
+
+    ``None`` when the sweep ended before it had one (its discovery failed, say).
+    """
+    if execution.status == "SUCCEEDED":
+        summary: dict[str, Any] = execution.output
+        return summary
+    if execution.error != INSTANCES_FAILED:
+        return None
+    state, cause_path = _fail_state(FLEET_SWEEP, INSTANCES_FAILED)
+    # The Fail state's cause is the summary's: "$.progress.summary.cause" says where the summary is.
+    summary = state_input(execution, state, states=states)
+    for key in cause_path.removeprefix("$.").split(".")[:-1]:
+        summary = summary[key]
+    return summary
+
+
+INSTANCES_FAILED = "InstancesFailed"  # the fleet sweep's error when any instance could not be watched
+
+
+def _fail_state(name: str, error: str) -> tuple[str, str]:
+    """The name and ``CausePath`` of the definition's Fail state with this error."""
+    states = json.loads(definition_path(name).read_text(encoding="utf-8"))["States"]
+    for state, body in states.items():
+        if body["Type"] == "Fail" and body.get("Error") == error:
+            return state, body["CausePath"]
+    raise LookupError(f"{name} has no Fail state for {error}")

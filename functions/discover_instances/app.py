@@ -6,11 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from restore_watch import snapstart
 from restore_watch.errors import NAMED_ERRORS
 from restore_watch.observability import logger, metrics
 
+from . import priming
 from .discovery import instance_discovery
 from .scope import scope_of
+
+snapstart.register(priming.before_snapshot, priming.after_restore)  # run by Lambda for SnapStart versions only
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id || scheduled_time")

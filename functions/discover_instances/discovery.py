@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
 MAX_NAME_CHARS = 64  # DCS's limit on instance names; a longer one (drift) is cut, never a bigger state
 MAX_LABEL_CHARS = 32  # engine, status
-MAX_LABEL_CHARS = 32  # engine, status
 
 
 class DiscoverySettings(DcsSettings):
@@ -53,27 +52,40 @@ class InstanceDiscovery:
     def client(self) -> DcsRestoresClient:
         return connect(self.settings, self._timing)
 
+    def disconnect(self) -> None:
+        """Close the DCS client: the next one reads the secret, and connects, anew."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
     def deadline(self, remaining_seconds: float) -> Deadline:
         return Deadline.after(remaining_seconds - RESPONSE_RESERVE)
 
     def page(self, scope: Scope, deadline: Deadline) -> dict[str, Any]:
         """The instances of ``scope``'s page as the sweep's workflow reads them, and its next page."""
+        offset, size = scope.query.offset or 0, scope.query.limit or 0
+        query = scope.query.model_copy(update={"limit": min(size, self.settings.max_instances - offset)})
         try:
-            listing = self.client.list_instances(scope.query, deadline)
+            listing = self.client.list_instances(query, deadline)
         except DcsError as error:
             self._metrics.add_metric(
                 name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1
             )
             if isinstance(error, DcsAuthError):  # the secret may have been rotated: read it again next time
-                self.__dict__.pop("client").close()
+                self.disconnect()
             raise
         for invalid in listing.invalid:  # reported, never silently dropped
             logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())
-        offset, size = scope.query.offset or 0, scope.query.limit or 0
         next_offset = offset + size
         more = bool(listing.instances or listing.invalid_total) and next_offset < listing.total
-        truncated = more and next_offset >= self.settings.max_instances
+        at_cap = next_offset >= self.settings.max_instances
+        truncated = at_cap and listing.total > self.settings.max_instances
+        # Offsets of a listing that changed between pages point elsewhere: an instance may be skipped or
+        # seen twice. The summary says so; the next sweep's window overlaps this one's and covers it.
+        fleet_changed = scope.listed_total is not None and listing.total != scope.listed_total
+        not_watched = listing.invalid_total + (listing.total - self.settings.max_instances if truncated else 0)
         self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(listing.instances))
+        self._metrics.add_metric(name="InstancesNotWatched", unit=MetricUnit.Count, value=not_watched)
         logger.info(
             "instances discovered",
             extra={
@@ -81,8 +93,11 @@ class InstanceDiscovery:
                 "count": len(listing.instances),
                 "total": listing.total,
                 "invalid": listing.invalid_total,
+                "truncated": truncated,
+                "fleet_changed": fleet_changed,
             },
         )
+        listed_total = listing.total if scope.listed_total is None else scope.listed_total
         return {
             "sweep": scope.describe(),
             "instances": [_to_watch(instance) for instance in listing.instances],
@@ -91,7 +106,8 @@ class InstanceDiscovery:
             "total": listing.total,
             "invalid": listing.invalid_total,
             "truncated": truncated,
-            "next": scope.next_event(next_offset) if more and not truncated else None,
+            "fleet_changed": fleet_changed,
+            "next": scope.next_event(next_offset, listed_total) if more and not at_cap else None,
         }
 
 
@@ -106,7 +122,11 @@ def _to_watch(instance: DcsInstance) -> dict[str, Any]:
 
 
 def _cut(text: str | None, limit: int) -> str | None:
-    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` printable characters: a control character would weigh six bytes as a JSON escape."""
+    if text is None:
+        return None
+    printable = "".join(char if char.isprintable() else "?" for char in text[:limit])
+    return printable if len(text) <= limit else printable[: limit - 1] + "…"
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from restore_watch.settings import MAX_LOOKBACK, DcsSettings
 
 _IN_DCS_CALENDAR: TypeAdapter[datetime] = TypeAdapter(UtcTime)
 # A page of 200 instances and their results, with the longest names, stays under Step Functions' 256 KB
-# (measured in tests/workflows/test_state_size.py: 183 KB; 500 would pass it). The sweep asks for 200 itself.
+# (tests/workflows/test_state_size.py measures it; 500 would pass the limit). The sweep asks for 200 itself.
 DEFAULT_PAGE_SIZE = 200
 
 
@@ -39,6 +39,10 @@ class SweepEvent(BaseModel):
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] = 0
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] = DEFAULT_PAGE_SIZE
     correlation_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    # The first page's total, carried to later pages: a total that moved means the fleet changed mid-sweep.
+    listed_total: Annotated[int, Field(ge=0, strict=True)] | None = None
+    # Step Functions adds this to an execution another one starts (startExecution.sync): accepted, not used.
+    started_by: str | None = Field(default=None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
     @model_validator(mode="after")
     def _one_way_to_give_the_window(self) -> Self:
@@ -59,9 +63,10 @@ class Scope(BaseModel):
     end_time: datetime
     records: Literal["none", "failed"]
     correlation_id: str | None
+    listed_total: int | None  # None on the first page
 
-    def next_event(self, offset: int) -> dict[str, Any]:
-        """The event of the page at ``offset``: this scope with its window fixed."""
+    def next_event(self, offset: int, listed_total: int) -> dict[str, Any]:
+        """The event of the page at ``offset``: this scope with its window fixed, and the total to expect."""
         event: dict[str, Any] = {
             "project_id": self.query.project_id,
             "begin_time": _iso(self.begin_time),
@@ -69,6 +74,7 @@ class Scope(BaseModel):
             "records": self.records,
             "offset": offset,
             "page_size": self.query.limit,
+            "listed_total": listed_total,
             **self.filters(),
         }
         if self.correlation_id is not None:
@@ -116,7 +122,12 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
     )
     begin, end = _window(sweep, settings, now)
     return Scope(
-        query=query, begin_time=begin, end_time=end, records=sweep.records, correlation_id=sweep.correlation_id
+        query=query,
+        begin_time=begin,
+        end_time=end,
+        records=sweep.records,
+        correlation_id=sweep.correlation_id,
+        listed_total=sweep.listed_total,
     )
 
 

@@ -6,11 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from . import priming, snapstart
 from .errors import NAMED_ERRORS
 from .observability import CORRELATION_ID_PATH, logger, metrics, traced
 from .service import restore_watch
 from .shaping import LAMBDA_RESULT
 from .triggers import is_http_event, request_from_event
+
+snapstart.register(priming.before_snapshot, priming.after_restore)  # run by Lambda for SnapStart versions only
 
 
 @logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
@@ -24,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         watch = restore_watch()
         request = request_from_event(event, watch.settings)
-        budget = watch.budget(context.get_remaining_time_in_millis() / 1000)
+        budget = watch.budget(request.remaining(context.get_remaining_time_in_millis() / 1000))
         return watch.answer(request.query, request.limit, budget, LAMBDA_RESULT, request.restore_id).to_json()
     except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see errors.NAMED_ERRORS
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})

@@ -51,6 +51,13 @@ class Runtime:
         if client is not None:
             client.close()
 
+    def disconnect(self) -> None:
+        """Close the DCS client and the forwarder's AWS clients: the next ones connect, and read credentials, anew."""
+        self.forget_credentials()
+        forwarder = self.__dict__.pop("forwarder", None)
+        if forwarder is not None:
+            forwarder.close()
+
     @cached_property
     def forwarder(self) -> FailedRestoreForwarder:
         """Built on first use: boto3 is imported only when there is something to forward."""

@@ -39,6 +39,10 @@ class RestoreWatch:
     def settings(self) -> Settings:
         return self._runtime.settings
 
+    def disconnect(self) -> None:
+        """Drop the clients and the credentials they hold (after a SnapStart restore)."""
+        self._runtime.disconnect()
+
     def budget(self, remaining_seconds: float, *, http: bool = False) -> Budget:
         """The invocation's time, from what Lambda's context says is left."""
         return Budget.of(remaining_seconds, self._runtime.timing, http=http)

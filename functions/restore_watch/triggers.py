@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
 
@@ -36,6 +36,9 @@ class _Event(BaseModel):
     # What the payload may carry: a Step Functions state holds 256 KB, Lambda's answer 6 MB.
     records: RecordSelection = RecordSelection.ALL
     max_response_bytes: Annotated[ResponseBytes, Field(strict=True)] | None = None  # in JSON: no "65536", no true
+    # A workflow's step may allow less time than Lambda's: the watch then ends its work within it, with a named
+    # error a Retry can match, before the step's own timeout cuts it off as States.Timeout.
+    time_limit_seconds: Annotated[int, Field(ge=5, le=900, strict=True)] | None = None
 
     def response_limit(self, settings: Settings) -> ResponseLimit:
         """The event may lower the configured size limit, never raise it."""
@@ -51,6 +54,11 @@ class WatchRequest:
     query: RestoreQuery
     limit: ResponseLimit
     restore_id: str | None = None  # the restore whose record the payload carries
+    time_limit: float | None = None  # seconds the invocation may take, when the event allows less than Lambda
+
+    def remaining(self, lambda_remaining: float) -> float:
+        """The time this request may take, of what Lambda's context says is left."""
+        return lambda_remaining if self.time_limit is None else min(lambda_remaining, self.time_limit)
 
 
 class SchedulerInput(_Event):
@@ -60,6 +68,15 @@ class SchedulerInput(_Event):
     project_id: SafeId | None = None
     lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] | None = None  # default: SCHEDULE_LOOKBACK
     scheduled_time: AwareDatetime
+    # When the restore being followed started: the window begins there (the lookback is not used), so a
+    # workflow polling a long restore keeps it in the window however long it waits.
+    started_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _started_before_scheduled(self) -> Self:
+        if self.started_at is not None and self.started_at > self.scheduled_time:
+            raise ValueError("started_at is after scheduled_time")
+        return self
 
 
 class ScheduledRuleEvent(BaseModel):
@@ -110,8 +127,12 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         begin, end = _window_back_from(
             schedule.scheduled_time, schedule.lookback or settings.schedule_lookback, "scheduled_time"
         )
+        if schedule.started_at is not None:
+            begin = schedule.started_at
         query = build_query(settings, schedule.instance_id, schedule.project_id, begin, end)
-        return WatchRequest(query, schedule.response_limit(settings), restore_id=schedule.restore_id)
+        return WatchRequest(
+            query, schedule.response_limit(settings), schedule.restore_id, _seconds(schedule.time_limit_seconds)
+        )
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
         query = build_query(
@@ -123,7 +144,9 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
             offset=direct.offset,
             limit=direct.limit,
         )
-        return WatchRequest(query, direct.response_limit(settings), restore_id=direct.restore_id)
+        return WatchRequest(
+            query, direct.response_limit(settings), direct.restore_id, _seconds(direct.time_limit_seconds)
+        )
     raise UnknownEventError(
         "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
         "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"
@@ -163,6 +186,10 @@ def _window_back_from(end: datetime, lookback: timedelta, field: str) -> tuple[d
         return end - lookback, end
     except OverflowError:
         raise InvalidQueryError(field, "the window leaves the calendar (before year 1 or after 9999)") from None
+
+
+def _seconds(limit: int | None) -> float | None:
+    return None if limit is None else float(limit)
 
 
 def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:

@@ -16,7 +16,7 @@ from dcs_restores import first_error
 
 MAX_FAILED_LISTED = 100
 MAX_CAUSE_CHARS = 1000
-MAX_NAME_CHARS = 64  # DCS's own limit on instance names: a longer one (drift) is cut to it in the summary
+MAX_NAME_CHARS = 64  # DCS's own limit on instance names, to which the discovery cuts them
 
 Count = Annotated[int, Field(ge=0, strict=True)]
 _Text = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -50,6 +50,7 @@ class Counts(_Strict):
 class Watched(_Strict):
     """An instance watched: the counts of its window's records and the failed restores it queued."""
 
+    instance_id: _Text
     counts: Counts
     queued: Count
 
@@ -65,7 +66,7 @@ class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)  # engine, status: not the summary's concern
 
     instance_id: _Text
-    name: str | None = None
+    name: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None  # the discovery cuts longer ones
 
 
 class Window(_Strict):
@@ -87,17 +88,18 @@ class Page(BaseModel):
     sweep: Sweep
     instances: list[Instance]
     results: list[Watched | Failed]
-    invalid: Count = 0  # instances DCS listed that failed validation: not watched, logged by the discovery
-    truncated: bool = False  # the discovery stopped at MAX_INSTANCES
+    invalid: Count  # instances DCS listed that failed validation: not watched, logged by the discovery
+    truncated: bool  # the discovery stopped at MAX_INSTANCES
+    fleet_changed: bool  # the listing's total moved since the first page: an instance may be skipped or seen twice
     next: dict[str, Any] | None
 
     @model_validator(mode="after")
     def _one_result_per_instance(self) -> Self:
-        if len(self.results) != len(self.instances):
-            raise ValueError(f"{len(self.results)} results for {len(self.instances)} instances")
-        for index, (instance, result) in enumerate(zip(self.instances, self.results, strict=True)):
-            if isinstance(result, Failed) and result.instance_id != instance.instance_id:
-                raise ValueError(f"result {index} is for {result.instance_id}, not {instance.instance_id}")
+        """Results are matched to instances by ID: nothing promises the Map keeps their order."""
+        listed = [instance.instance_id for instance in self.instances]
+        answered = [result.instance_id for result in self.results]
+        if sorted(listed) != sorted(answered):
+            raise ValueError(f"{len(answered)} results do not answer the {len(listed)} instances of the page")
         return self
 
 
@@ -118,6 +120,9 @@ class Summary(_Strict):
     failed_instances_omitted: Count
     instances_invalid: Count = Field(description="Instances DCS listed that failed validation, so were not watched.")
     truncated: bool = Field(description="The fleet had more instances than MAX_INSTANCES; the rest were not watched.")
+    fleet_changed: bool = Field(
+        description="The fleet changed while it was swept: an instance may have been skipped or watched twice."
+    )
     cause: Annotated[str, Field(max_length=MAX_CAUSE_CHARS)]
 
 
@@ -138,9 +143,10 @@ def summarise(event: Any) -> dict[str, Any]:
 
 def add_page(summary: Summary | None, page: Page) -> Summary:
     watched = [result for result in page.results if isinstance(result, Watched)]
+    names = {instance.instance_id: instance.name for instance in page.instances}
     failed = [
-        FailedInstance(instance_id=instance.instance_id, name=_cut(instance.name), error=result.error)
-        for instance, result in zip(page.instances, page.results, strict=True)
+        FailedInstance(instance_id=result.instance_id, name=names[result.instance_id], error=result.error)
+        for result in page.results
         if isinstance(result, Failed)
     ]
     if summary is None:
@@ -156,6 +162,7 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             failed_instances_omitted=0,
             instances_invalid=0,
             truncated=False,
+            fleet_changed=False,
             cause="",
         )
     counts = summary.counts
@@ -174,13 +181,10 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             "failed_instances_omitted": summary.failed_instances_omitted + max(0, len(listed) - MAX_FAILED_LISTED),
             "instances_invalid": summary.instances_invalid + page.invalid,
             "truncated": summary.truncated or page.truncated,
+            "fleet_changed": summary.fleet_changed or page.fleet_changed,
             "cause": cause(watched_total + failed_total, failed_total, listed[:MAX_FAILED_LISTED]),
         }
     )
-
-
-def _cut(name: str | None) -> str | None:
-    return name if name is None or len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
 
 
 def cause(instances: int, failed: int, listed: list[FailedInstance]) -> str:

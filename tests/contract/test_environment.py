@@ -30,7 +30,9 @@ SETTINGS: dict[str, type[BaseModel] | None] = {
     "DiscoverInstancesFunction": DiscoverySettings,
     "SweepSummaryFunction": None,
 }
-SET_BY_SAM_LOCAL = {"AWS_SAM_LOCAL"}  # in every container it runs; never declared, unset once deployed
+# Set by the platform, never declared: AWS_SAM_LOCAL by sam local in every container it runs (unset once deployed);
+# the region by Lambda and sam local alike (Lambda reserves the names).
+SET_BY_THE_PLATFORM = {"AWS_SAM_LOCAL", "AWS_REGION", "AWS_DEFAULT_REGION"}
 # Read by boto3, not our code: declared for the function that forwards, so that sam local can point it at moto.
 READ_BY_BOTO3 = {"RestoreWatchFunction": {"AWS_ENDPOINT_URL"}}
 READ_BY_POWERTOOLS = ("POWERTOOLS_",)
@@ -79,7 +81,7 @@ def own_variables(function: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("function", sorted(SETTINGS))
 def test_every_variable_the_code_reads_is_declared_in_the_template(transformed: dict[str, Any], function: str) -> None:
-    missing = code_reads(function) - SET_BY_SAM_LOCAL - declared(transformed, function)
+    missing = code_reads(function) - SET_BY_THE_PLATFORM - declared(transformed, function)
     assert not missing, f"{function}: read but not declared, so sam local --env-vars cannot set it: {sorted(missing)}"
 
 
@@ -93,7 +95,7 @@ def test_the_template_declares_nothing_the_code_does_not_read(transformed: dict[
 def test_the_official_sdks_names_are_for_a_developers_shell_only(transformed: dict[str, Any]) -> None:
     for function in SETTINGS:
         assert not {variable for _, variable in SDK_FALLBACKS} & declared(transformed, function)
-    assert SET_BY_SAM_LOCAL == {"AWS_SAM_LOCAL"} <= {name.upper() for name in DcsSettings.model_fields}
+    assert "AWS_SAM_LOCAL" in {name.upper() for name in DcsSettings.model_fields}
 
 
 def test_env_json_sets_every_variable_each_function_declares() -> None:

@@ -37,6 +37,7 @@ FUNCTIONS = {
     "SweepSummaryFunction": "sweep_summary",
 }
 FUNCTION = "RestoreWatchFunction"
+FUNCTION_ALIAS = "RestoreWatchFunctionAliaslive"  # what the schedule, the API and the workflows invoke
 FUNCTION_ROLE = "RestoreWatchFunctionRole"
 STATE_MACHINES = ("FleetSweepStateMachine", "WaitForRestoreStateMachine")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
@@ -65,9 +66,12 @@ IAM_ACTIONS: dict[tuple[str, str], str] = {
 POWERTOOLS_PARAMETERS = "aws_lambda_powertools.utilities.parameters"
 POWERTOOLS_HELPERS: dict[str, tuple[str, str]] = {
     "get_secret": ("secretsmanager", "get_secret_value"),
+    "SecretsProvider": ("secretsmanager", "get_secret_value"),  # what its get() calls
     "get_parameter": ("ssm", "get_parameter"),
     "get_parameters": ("ssm", "get_parameters_by_path"),
 }
+# Powertools' parameter functions that call no AWS service.
+POWERTOOLS_LOCAL = frozenset({"clear_caches"})  # drops the providers and their cached values
 # The setting through which the code reaches each service's resource.
 SERVICE_SETTINGS = {
     "sqs": "FAILED_RESTORES_QUEUE_URL",
@@ -82,7 +86,7 @@ PLATFORM_GRANTS: dict[str, dict[tuple[str, str], str]] = {
     "DiscoverInstancesFunctionRole": {},
     "SweepSummaryFunctionRole": {},
     "RestoreWatchFunctionWatchRole": {
-        ("lambda:InvokeFunction", FUNCTION): "EventBridge Scheduler invokes the function with this role",
+        ("lambda:InvokeFunction", FUNCTION_ALIAS): "EventBridge Scheduler invokes the function's alias with this role",
         ("sqs:SendMessage", "InvocationFailuresQueue"): "the schedule's dead-letter queue",
     },
     "FleetSweepStateMachineSweepRole": {
@@ -196,7 +200,7 @@ def aws_calls(sources: Iterable[Path], root: Path = ROOT) -> set[AwsCall]:
                 helper = helpers.get(node.func.id)
             elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
                 helper = node.func.attr if node.func.value.id in modules else None
-            if helper is not None:
+            if helper is not None and helper not in POWERTOOLS_LOCAL:
                 assert helper in POWERTOOLS_HELPERS, f"{where}: Powertools' {helper}: add it to POWERTOOLS_HELPERS"
                 calls.add(AwsCall(*POWERTOOLS_HELPERS[helper], where))
             elif isinstance(node.func, ast.Attribute) and node.func.attr in by_operation:
@@ -518,7 +522,7 @@ def test_the_api_may_invoke_the_function_only_on_its_own_routes(transformed: dic
     for permission in permissions:
         assert permission["Action"] == "lambda:InvokeFunction"
         assert permission["Principal"] == "apigateway.amazonaws.com"
-        assert permission["FunctionName"] == {"Ref": FUNCTION}
+        assert permission["FunctionName"] == {"Ref": FUNCTION_ALIAS}
         template, variables = permission["SourceArn"]["Fn::Sub"]
         assert variables == {"__ApiId__": {"Ref": api_name}, "__Stage__": "*"}
         prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${__ApiId__}/${__Stage__}"
@@ -551,6 +555,7 @@ class Sender:
         self._queue.get(1)
         read_secret("name")
         parameters.get_parameter("/name")
+        parameters.clear_caches()  # calls no AWS service
 """
 
 

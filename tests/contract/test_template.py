@@ -13,21 +13,35 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from devkit.workflows import FUNCTIONS, LOCAL_MAP_EXECUTION_TYPE, placeholders
+from devkit.workflows import FUNCTIONS as LOCAL_FUNCTIONS
+from devkit.workflows import LOCAL_MAP_EXECUTION_TYPE, placeholders
 
-from .conftest import ROOT, TEMPLATE
+from .conftest import ROOT, TEMPLATE, transform_template, with_snapstart
 
 STATE_MACHINES = {"FleetSweepStateMachine": "fleet_sweep", "WaitForRestoreStateMachine": "wait_for_restore"}
+FUNCTIONS = ("RestoreWatchFunction", "DiscoverInstancesFunction", "SweepSummaryFunction")
+ALIAS = "live"  # what every caller invokes: SnapStart applies to published versions only
 SCHEDULES = {
-    "RestoreWatchFunctionWatch": "RestoreWatchFunction",
+    "RestoreWatchFunctionWatch": f"RestoreWatchFunctionAlias{ALIAS}",
     "FleetSweepStateMachineSweep": "FleetSweepStateMachine",
 }
 
 
+def cfn_lint(template: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "cfn-lint"), str(template), *options]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
 def test_cfn_lint_passes() -> None:
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True, check=False
-    )
+    done = cfn_lint(TEMPLATE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_cfn_lint_passes_with_snapstart_decided(snapstart: bool, tmp_path: Path) -> None:
+    """As deployed: the SnapStart condition's branch taken (its condition is then unused, W8001)."""
+    decided = tmp_path / "template.json"
+    decided.write_text(json.dumps(with_snapstart(raw_template(), snapstart)))
+    done = cfn_lint(decided, "--ignore-checks", "W8001")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -365,13 +379,14 @@ def test_each_state_machine_deploys_its_asl_file_with_exactly_its_placeholders(m
 
 def test_the_functions_the_definitions_name_are_the_ones_run_locally(transformed: dict[str, Any]) -> None:
     """devkit.workflows serves each ARN substitution by a handler: the same one the template deploys there."""
-    local = {function.substitution: function.handler for function in FUNCTIONS}
+    local = {function.substitution: function.handler for function in LOCAL_FUNCTIONS}
     for machine in STATE_MACHINES:
         substitutions = transformed["Resources"][machine]["Properties"]["DefinitionSubstitutions"]
         for key, value in substitutions.items():
             if key.endswith("FunctionArn"):
-                [function, attribute] = value["Fn::GetAtt"]
-                assert attribute == "Arn"
+                alias = transformed["Resources"][value["Ref"]]
+                assert alias["Type"] == "AWS::Lambda::Alias"
+                function = alias["Properties"]["FunctionName"]["Ref"]
                 assert transformed["Resources"][function]["Properties"]["Handler"] == local[key]
 
 
@@ -488,3 +503,67 @@ def test_the_sweep_schedule_input_is_json_the_discovery_reads(
 def test_filter_parameters_that_would_break_the_schedule_input_are_refused(parameter: str, value: str) -> None:
     pattern = raw_template()["Parameters"][parameter]["AllowedPattern"]
     assert not re.fullmatch(pattern, value)
+
+
+# SnapStart, and the alias every caller invokes
+
+
+def alias(function: str) -> str:
+    return f"{function}Alias{ALIAS}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_publishes_versions_behind_its_alias_with_snapstart_as_the_parameter_says(
+    transformed: dict[str, Any], snapstart: bool, function: str
+) -> None:
+    generated = transformed["Resources"]
+    assert generated[function]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions" if snapstart else "None"}
+    properties = generated[alias(function)]["Properties"]
+    assert (properties["Name"], properties["FunctionName"]) == (ALIAS, {"Ref": function})
+    [version, attribute] = properties["FunctionVersion"]["Fn::GetAtt"]
+    assert (generated[version]["Type"], attribute) == ("AWS::Lambda::Version", "Version")
+    assert generated[version]["Properties"]["FunctionName"] == {"Ref": function}
+
+
+def test_turning_snapstart_on_or_off_publishes_new_versions() -> None:
+    """A snapshot is taken when a version is published, and SAM's version hash leaves the parameter out.
+
+    The versions' description follows the parameter instead: AWS::Lambda::Version replaces itself (publishes
+    anew) when its description changes.
+    """
+    off, on = transform_template(snapstart=False), transform_template(snapstart=True)
+    for function in FUNCTIONS:
+        descriptions = set()
+        for template in (off, on):
+            [version, _] = template["Resources"][alias(function)]["Properties"]["FunctionVersion"]["Fn::GetAtt"]
+            descriptions.add(template["Resources"][version]["Properties"]["Description"])
+        assert len(descriptions) == 2, function
+
+
+def test_every_caller_invokes_the_alias(transformed: dict[str, Any]) -> None:
+    generated = transformed["Resources"]
+    watch = alias("RestoreWatchFunction")
+    [api] = resources(transformed, "AWS::ApiGatewayV2::Api").values()
+    for route in api["Properties"]["Body"]["paths"].values():
+        uri = route["get"]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+        assert uri.endswith(f"/functions/${{{watch}}}/invocations")
+    for permission in resources(transformed, "AWS::Lambda::Permission").values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": watch}
+    assert generated["RestoreWatchFunctionWatch"]["Properties"]["Target"]["Arn"] == {"Ref": watch}
+    invoke_config = generated["RestoreWatchFunctionEventInvokeConfig"]["Properties"]
+    assert (invoke_config["FunctionName"], invoke_config["Qualifier"]) == ({"Ref": "RestoreWatchFunction"}, ALIAS)
+    for machine in STATE_MACHINES:
+        substitutions = generated[machine]["Properties"]["DefinitionSubstitutions"]
+        arns = {value["Ref"] for key, value in substitutions.items() if key.endswith("FunctionArn")}
+        assert arns <= {alias(function) for function in FUNCTIONS}
+        assert arns
+    # Whoever may invoke a function may invoke only its alias.
+    for role in resources(transformed, "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if "lambda:InvokeFunction" in json.dumps(statement["Action"]):
+                    targets = (
+                        statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                    )
+                    assert {target["Ref"] for target in targets} <= {alias(function) for function in FUNCTIONS}
+    assert transformed["Outputs"]["FunctionArn"]["Value"] == {"Ref": watch}

@@ -141,16 +141,25 @@ def test_the_readme_quick_start_works_as_written() -> None:
     readme = (ROOT / "README.md").read_text()
     quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"^(make \w+)", quick_start, flags=re.MULTILINE)
-    assert commands == ["make run", "make test"]
-    # When the first is run as written (the second is what CI runs around this very test)
-    done = subprocess.run(
-        commands[0].split(), capture_output=True, text=True, env=clean_environment(), cwd=ROOT, timeout=300, check=False
+    assert commands == ["make run", "make sweep", "make test"]
+    # When the first two are run as written (the last is what CI runs around this very test)
+    run, sweep = (
+        subprocess.run(
+            command.split(), capture_output=True, text=True, env=clean_environment(), cwd=ROOT, timeout=300, check=False
+        )
+        for command in commands[:2]
     )
-    # Then it does the whole job on the embedded default (its time is for `make bench`, not a test)
-    assert done.returncode == 0, done.stderr
-    assert "failed restores queued" in done.stderr
-    payload, _ = json.JSONDecoder().raw_decode(done.stdout[done.stdout.index("{") :])  # after make's echo
+    # Then the first does the whole job on the embedded default (its time is for `make bench`, not a test)
+    assert run.returncode == 0, run.stderr
+    assert "failed restores queued" in run.stderr
+    payload, _ = json.JSONDecoder().raw_decode(run.stdout[run.stdout.index("{") :])  # after make's echo
     assert payload["forwarded"]["queued"] > 0
+    # And the second sweeps the embedded fleet and prints its summary
+    assert sweep.returncode == 0, sweep.stderr
+    summary, _ = json.JSONDecoder().raw_decode(sweep.stdout[sweep.stdout.index("{") :])
+    assert summary["instances_watched"] > 40
+    assert summary["failed_restores_queued"] > 0
+    assert f"swept {summary['instances_watched']} instances" in sweep.stderr
 
 
 def test_bad_credentials_are_one_clear_line_and_no_secret() -> None:

@@ -138,3 +138,25 @@ def test_a_bad_query_names_its_field(fields: dict[str, Any], field: str) -> None
     with pytest.raises(InvalidQueryError) as refused:
         InstanceQuery.of(**{"project_id": "p", **fields})
     assert refused.value.field == field
+
+
+def test_a_tags_filter_too_long_for_a_url_is_refused_before_dcs() -> None:
+    wide = {f"k{index}": "\u540d" * 200 for index in range(3)}  # 200 characters, 1,800 bytes encoded, each
+    with pytest.raises(InvalidQueryError) as refused:
+        InstanceQuery.of(project_id="p", tags=wide)
+    assert refused.value.field == "tags"
+    assert InstanceQuery.of(project_id="p", tags=dict(list(wide.items())[:2])).tags
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"project_id": "a/b"}, "must be 1-64 letters, digits, '-' or '_'"),
+        ({"status": "running"}, "holds characters that are not allowed here"),
+        ({"tags": {"env": "a,b"}}, "holds characters that are not allowed here"),
+    ],
+)
+def test_a_pattern_refusal_says_what_the_field_allows(fields: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        InstanceQuery.of(**{"project_id": "p", **fields})
+    assert refused.value.reason == reason

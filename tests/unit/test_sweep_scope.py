@@ -53,12 +53,13 @@ def test_the_next_page_carries_the_window_fixed_and_the_filters() -> None:
             "correlation_id": "sweep-1",
         }
     )
-    event = first.next_event(100)
+    event = first.next_event(100, listed_total=57)
     later = scope_of(event, SETTINGS, now=lambda: NOW + timedelta(hours=5))  # a later page, hours later
     assert (later.begin_time, later.end_time) == (first.begin_time, first.end_time)
     assert later.query.model_dump() == first.query.model_copy(update={"offset": 100}).model_dump()
     assert (later.records, later.correlation_id) == ("failed", "sweep-1")
     assert event["begin_time"].endswith("Z")
+    assert later.listed_total == 57
 
 
 def test_the_sweep_is_described_as_each_page_states_it() -> None:

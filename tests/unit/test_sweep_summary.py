@@ -39,6 +39,11 @@ def watched(waiting: int = 0, restoring: int = 0, succeed: int = 0, failed: int 
 
 
 def page(instances: list[dict[str, Any]], results: list[dict[str, Any]], next_page: Any = None) -> dict[str, Any]:
+    """The page as the sweep's state holds it; a watched result is given its instance's ID, as the ASL selects it."""
+    answered = [
+        {"instance_id": listed["instance_id"], **result} if "counts" in result else result
+        for listed, result in zip(instances, results, strict=False)
+    ]
     return {
         "sweep": SWEEP,
         "instances": instances,
@@ -46,8 +51,10 @@ def page(instances: list[dict[str, Any]], results: list[dict[str, Any]], next_pa
         "count": len(instances),
         "total": len(instances),
         "invalid": 0,
+        "truncated": False,
+        "fleet_changed": False,
         "next": next_page,
-        "results": results,
+        "results": answered + results[len(instances) :],
     }
 
 
@@ -75,6 +82,7 @@ def test_a_first_page_becomes_the_summary_and_its_next_is_passed_on() -> None:
             "failed_instances_omitted": 0,
             "instances_invalid": 0,
             "truncated": False,
+            "fleet_changed": False,
             "cause": "1 of 3 instances failed: i-1 (cache-1): DcsAuthError",
         },
         "next": NEXT,
@@ -143,16 +151,20 @@ def test_the_cause_names_the_instances_it_does_not_list() -> None:
     assert answer["summary"]["cause"].endswith("i-99: E; and 2 more")
 
 
-def test_names_are_cut_to_dcs_limit_and_the_cause_stays_one_line() -> None:
-    answer = summarise(
-        {
-            "summary": None,
-            "page": page([instance(0, "line\none" + "x" * 100)], [{"error": "DcsAuthError", "instance_id": "i-0"}]),
-        }
-    )
-    [failed] = answer["summary"]["failed_instances"]
-    assert len(failed["name"]) == MAX_NAME_CHARS
+def test_the_cause_stays_one_line_and_a_name_longer_than_dcs_allows_is_refused() -> None:
+    failure = {"error": "DcsAuthError", "instance_id": "i-0"}
+    answer = summarise({"summary": None, "page": page([instance(0, "line\none")], [failure])})
     assert "\n" not in answer["summary"]["cause"]
+    with pytest.raises(InvalidSummaryInputError) as refused:  # the discovery cuts names: a longer one is not its page
+        summarise({"summary": None, "page": page([instance(0, "x" * (MAX_NAME_CHARS + 1))], [failure])})
+    assert refused.value.field == "page.instances.0.name"
+
+
+def test_results_are_matched_to_instances_by_id_whatever_their_order() -> None:
+    results = [{"error": "DcsAuthError", "instance_id": "i-1"}, {"instance_id": "i-0", **watched(succeed=2)}]
+    summary = summarise({"summary": None, "page": page([instance(0), instance(1)], results)})["summary"]
+    assert summary["failed_instances"] == [{"instance_id": "i-1", "name": "cache-1", "error": "DcsAuthError"}]
+    assert summary["counts"]["succeed"] == 2
 
 
 def test_counts_are_the_statuses_a_watch_counts() -> None:
@@ -200,14 +212,14 @@ def test_the_handler_answers_the_summary() -> None:
     assert lambda_handler(event, LocalContext()) == summarise(event)
 
 
-def test_instances_not_watched_are_counted_invalid_and_a_capped_fleet_says_truncated() -> None:
+def test_instances_not_watched_are_counted_and_a_capped_or_changed_fleet_is_flagged() -> None:
     # Given two pages: the first with two invalid instances listed, the last one stopped at MAX_INSTANCES
     first = summarise({"summary": None, "page": {**page([instance(0)], [watched()], NEXT), "invalid": 2}})
-    last = {**page([instance(1)], [watched()]), "invalid": 1, "truncated": True}
+    last = {**page([instance(1)], [watched()]), "invalid": 1, "truncated": True, "fleet_changed": True}
 
     # When both are added
     summary = summarise({"summary": first["summary"], "page": last})["summary"]
 
     # Then the summary says how many were not watched, and that the fleet was cut
     assert (first["summary"]["instances_invalid"], first["summary"]["truncated"]) == (2, False)
-    assert (summary["instances_invalid"], summary["truncated"]) == (3, True)
+    assert (summary["instances_invalid"], summary["truncated"], summary["fleet_changed"]) == (3, True, True)

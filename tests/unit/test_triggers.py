@@ -202,3 +202,48 @@ def test_events_that_would_overflow_or_be_coerced_are_refused_by_name(event: dic
     with pytest.raises(InvalidQueryError) as refused:
         request_from_event(event, settings)
     assert refused.value.field == field
+
+
+def test_started_at_begins_a_schedule_s_window_instead_of_the_lookback() -> None:
+    request = request_from_event(
+        {
+            "instance_id": "i-1",
+            "scheduled_time": "2024-03-01T12:00:00Z",
+            "lookback": "PT1M",
+            "started_at": "2024-03-01T03:00:00+01:00",
+        },
+        SETTINGS,
+    )
+    assert (request.query.begin_time, request.query.end_time) == (
+        datetime(2024, 3, 1, 2, tzinfo=UTC),
+        datetime(2024, 3, 1, 12, tzinfo=UTC),
+    )
+
+
+def test_a_restore_started_after_the_scheduled_time_is_refused() -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(
+            {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z", "started_at": "2024-03-01T13:00:00Z"},
+            SETTINGS,
+        )
+    assert refused.value.field == "event"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"},
+        {"instance_id": "i-1", **WINDOW},
+    ],
+)
+def test_a_time_limit_shortens_the_time_lambda_gives_never_lengthens_it(event: dict[str, Any]) -> None:
+    assert request_from_event(event, SETTINGS).remaining(100.0) == 100.0
+    limited = request_from_event({**event, "time_limit_seconds": 50}, SETTINGS)
+    assert (limited.remaining(100.0), limited.remaining(20.0)) == (50.0, 20.0)
+
+
+@pytest.mark.parametrize("limit", [4, 901, 50.5, "50", True])
+def test_a_time_limit_out_of_range_or_not_an_integer_is_refused(limit: Any) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event({"instance_id": "i-1", **WINDOW, "time_limit_seconds": limit}, SETTINGS)
+    assert refused.value.field == "time_limit_seconds"

@@ -8,9 +8,6 @@ and are recorded, so a test asserts them instead of sleeping through them.
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +15,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda
+from devkit.workflows import Finished, LocalWorkflows, deploy, handlers_serve_lambda
+from devkit.workflows import run as start_and_await
 from tests.support import AwsResources, fresh_container, use_moto_credentials
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -65,49 +63,6 @@ def workflows(function_env: dict[str, str], interpreter_time: InterpreterTime) -
     fresh_container()
 
 
-@dataclass(frozen=True)
-class Finished:
-    arn: str
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
-
-
 def run(state_machine_arn: str, execution_input: dict[str, Any], name: str | None = None) -> Finished:
     """Start an execution and wait, within ``EXECUTION_DEADLINE``, until it is no longer running."""
-    import boto3
-
-    states = boto3.client("stepfunctions")
-    # Always named: AWS names an unnamed execution with a UUID, moto leaves $$.Execution.Name null.
-    started = states.start_execution(
-        stateMachineArn=state_machine_arn, input=json.dumps(execution_input), name=name or str(uuid.uuid4())
-    )
-    deadline = time.monotonic() + EXECUTION_DEADLINE
-    while True:
-        described = states.describe_execution(executionArn=started["executionArn"])
-        if described["status"] != "RUNNING":
-            break
-        assert time.monotonic() < deadline, f"still running after {EXECUTION_DEADLINE} s"
-        time.sleep(0.02)  # polling moto's thread; no outcome depends on how long this takes
-    output = described.get("output")
-    return Finished(
-        arn=started["executionArn"],
-        status=described["status"],
-        output=json.loads(output) if output is not None else None,
-        error=described.get("error"),
-        cause=described.get("cause"),
-    )
-
-
-def history(execution: Finished, state: str) -> Any:
-    """The input of the last time the execution entered ``state``: what a failed execution's output cannot show."""
-    import boto3
-
-    states = boto3.client("stepfunctions")
-    events = states.get_execution_history(executionArn=execution.arn, maxResults=1000, reverseOrder=True)["events"]
-    for event in events:
-        entered = event.get("stateEnteredEventDetails")
-        if entered is not None and entered["name"] == state:
-            return json.loads(entered["input"])
-    raise AssertionError(f"the execution never entered {state}")
+    return start_and_await(state_machine_arn, execution_input, within=EXECUTION_DEADLINE, name=name)

@@ -20,10 +20,10 @@ import pytest
 from dcs_restores import Credentials, DcsRestoresClient, InstanceQuery
 from devkit.emulator import DEFAULT_AK, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.seed import generate_fleet, generate_fleet_records
-from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda
+from devkit.workflows import LocalWorkflows, deploy, handlers_serve_lambda, sweep_summary
 from tests.support import AwsResources, fresh_container
 
-from .conftest import InterpreterTime, history, run
+from .conftest import InterpreterTime, run
 
 FLEET = generate_fleet(60, seed=11)
 # Twelve restores an instance, one every 95 minutes from midnight; every third one failed.
@@ -110,6 +110,7 @@ def expected_summary(window: str, watched: list[str], failed: dict[str, str], qu
         "failed_instances_omitted": 0,
         "instances_invalid": 0,
         "truncated": False,
+        "fleet_changed": False,
         "cause": f"{len(failed)} of {len(watched) + len(failed)} instances failed: {cause}" if failed else "",
     }
 
@@ -138,7 +139,7 @@ def test_two_overlapping_sweeps_watch_every_instance_and_queue_each_failed_resto
     queued_first = [restore for instance in watched_first for restore in seen(instance, "first").failed]
     summary = expected_summary("first", watched_first, {second: "DcsAuthError"}, len(queued_first))
     assert (done.status, done.error, done.cause) == ("FAILED", "InstancesFailed", summary["cause"])
-    assert history(done, "Instances failed")["progress"]["summary"] == summary
+    assert sweep_summary(done) == summary
     [backoff] = interpreter_time.retries
     assert 0 <= backoff <= 2
     reads = Counter(request.path.split("/")[4] for request in emulator.restore_requests())
@@ -222,3 +223,49 @@ def test_a_bad_sweep_input_fails_with_invalid_query_error_before_any_watch(
     done = run(workflows.fleet_sweep, {**FIRST, "status": "running"})
     assert (done.status, done.error) == ("FAILED", "InvalidQueryError")
     assert emulator.restore_requests() == []
+
+
+@pytest.mark.parametrize(
+    "emulator", [(BIG_FLEET, generate_fleet_records(BIG_FLEET, 1, failed_every=0))], indirect=True, ids=["210"]
+)
+def test_a_fleet_past_max_instances_is_watched_up_to_it_and_the_summary_says_truncated(
+    monkeypatch: pytest.MonkeyPatch, workflows: LocalWorkflows, emulator: Emulator
+) -> None:
+    # Given a fleet of 210 instances and a discovery that stops at 205 (pages of 200)
+    monkeypatch.setenv("MAX_INSTANCES", "205")
+    fresh_container()
+
+    # When a sweep runs
+    done = run(workflows.fleet_sweep, FIRST)
+
+    # Then the second page asks DCS for only the 5 the cap leaves, and the summary says the fleet was cut
+    pages = [dict(parse_qsl(request.query)) for request in emulator.instance_requests()]
+    assert [(page["offset"], page["limit"]) for page in pages] == [("0", "200"), ("200", "5")]
+    assert done.status == "SUCCEEDED"
+    assert (done.output["instances_watched"], done.output["truncated"]) == (205, True)
+
+
+@pytest.mark.parametrize(
+    "emulator", [(BIG_FLEET, generate_fleet_records(BIG_FLEET, 1, failed_every=0))], indirect=True, ids=["210"]
+)
+def test_a_fleet_that_changes_between_pages_is_flagged_in_the_summary(
+    workflows: LocalWorkflows, emulator: Emulator
+) -> None:
+    # Given a fleet whose listing grows by one instance once its first page was served
+    emulator.faults.instance_num_delta = 1
+
+    # When a sweep runs
+    done = run(workflows.fleet_sweep, FIRST)
+
+    # Then every instance listed was watched, and the summary says the fleet changed while it was swept
+    assert done.status == "SUCCEEDED"
+    assert (done.output["instances_watched"], done.output["fleet_changed"]) == (210, True)
+
+
+def test_a_sweep_started_by_another_execution_accepts_the_key_step_functions_adds(
+    workflows: LocalWorkflows, emulator: Emulator
+) -> None:
+    started_by = "arn:aws:states:eu-west-1:123456789012:execution:runbook:1"
+    done = run(workflows.fleet_sweep, {**FIRST, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": started_by})
+    assert done.status == "SUCCEEDED"
+    assert done.output["instances_watched"] == len(FLEET)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -168,3 +169,39 @@ def test_a_bad_instance_fails_with_the_watch_s_named_error_without_retries(
     assert "instance_id" in (done.cause or "")
     assert interpreter_time.retries == []
     assert emulator.restore_requests() == []
+
+
+@pytest.mark.parametrize(
+    "given",
+    [{"restore_id": WATCHED}, {"instance_id": DEFAULT_INSTANCE_ID}, {"instance_id": 7, "restore_id": WATCHED}],
+    ids=["no-instance", "no-restore", "instance-not-text"],
+)
+def test_a_missing_instance_or_restore_fails_with_invalid_query_error_before_any_poll(
+    workflows: LocalWorkflows, emulator: Emulator, given: dict[str, Any]
+) -> None:
+    done = run(workflows.wait_for_restore, given)
+    assert (done.status, done.error) == ("FAILED", "InvalidQueryError")
+    assert emulator.restore_requests() == []
+
+
+def test_a_fractional_poll_interval_is_waited_in_whole_seconds(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    emulator.progress(WATCHED, ["restoring", "succeed"])
+    done = wait_for(workflows, poll_seconds=1.6)
+    assert done.status == "SUCCEEDED"
+    assert interpreter_time.waits == [2]
+
+
+def test_started_at_fixes_where_every_poll_s_window_begins(workflows: LocalWorkflows, emulator: Emulator) -> None:
+    # Given a restore that started three hours ago, polled with a lookback far too short to reach it
+    started_at = datetime.now(UTC) - timedelta(hours=3)
+    emulator.progress(WATCHED, ["restoring", "succeed"])
+
+    # When the workflow waits for it from its start time
+    done = wait_for(workflows, started_at=started_at.isoformat(), lookback="PT1M")
+
+    # Then every poll read from the restore's start (the lookback unused), and found it
+    assert done.status == "SUCCEEDED"
+    begins = {dict(parse_qsl(request.query))["begin_time"] for request in emulator.restore_requests()}
+    assert begins == {started_at.astimezone(UTC).strftime("%Y%m%d%H%M%S")}

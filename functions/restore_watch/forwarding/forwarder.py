@@ -92,6 +92,12 @@ class FailedRestoreForwarder:
         self._chunk = chunk
         self._sleep = sleep
 
+    def close(self) -> None:
+        """Close the AWS clients: their pooled connections go."""
+        self._publisher.close()
+        if self._ledger is not None:
+            self._ledger.close()
+
     def forward(self, restores: Sequence[FailedRestore], budget: Budget) -> Forwarded:
         """Send what this run may send before ``budget.work``; raise ``ForwardingError`` if anything is left."""
         pace = _Pace()

@@ -46,6 +46,9 @@ class Ledger:
         # that botocore retried after its first attempt landed recognises itself.
         self._tokens: dict[str, str] = {}
 
+    def close(self) -> None:
+        self._dynamodb.close()
+
     def claim(self, restore: FailedRestore, lease: timedelta) -> Claim:
         """Take the right to send ``restore`` for ``lease``, unless it was forwarded or another claim is live.
 

@@ -44,6 +44,9 @@ class QueuePublisher:
         self._fifo = queue_url.endswith(".fifo")
         self._sleep = sleep
 
+    def close(self) -> None:
+        self._sqs.close()
+
     def send(
         self, restores: Sequence[FailedRestore], deadline: Deadline, timing: Timing, pool: Executor | None = None
     ) -> Sending:

@@ -16,6 +16,7 @@ from .errors import (
 )
 from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery, InvalidInstance
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
+from .priming import prime
 from .progress import PageListener, reporting_pages
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
 from .regions import REGIONS, region_endpoint
@@ -55,6 +56,7 @@ __all__ = [
     "SafeId",
     "UtcTime",
     "first_error",
+    "prime",
     "region_endpoint",
     "reporting_pages",
 ]

@@ -142,18 +142,23 @@ class DcsRestoresClient:
 
     def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
         """Every record of the window: the first page tells the total, the rest come concurrently."""
-        pages = self._read_all(self._restores_fetcher(query), _RESTORES, self._max_records, deadline)
+        pages = self._read_all(
+            self._fetcher(query),
+            _RESTORES,
+            self._max_records,
+            deadline,
+        )
         total = max(page.total for page in pages)
         return _merge(pages, total, self._max_records, self._max_invalid)
 
     def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
         """One page exactly as asked; a 204 is an empty page."""
-        answer = self._restores_fetcher(query)(offset, limit, deadline or Deadline.never(), None)
+        answer = self._fetcher(query)(offset, limit, deadline or Deadline.never(), None)
         return _RESTORES.parse(answer, offset, limit)
 
     def list_instances(self, query: InstanceQuery, deadline: Deadline | None = None) -> InstanceList:
         """A project's instances that match ``query``: the whole listing, or the one page it names."""
-        fetch = self._instances_fetcher(query)
+        fetch = self._fetcher(query)
         if not query.single_page:
             pages = self._read_all(fetch, _INSTANCES, self._max_instances, deadline)
             return merge_instance_pages(pages, self._max_invalid, cap=self._max_instances)
@@ -161,19 +166,11 @@ class DcsRestoresClient:
         page = _INSTANCES.parse(fetch(offset, limit, deadline or Deadline.never(), None), offset, limit)
         return merge_instance_pages([page], self._max_invalid)
 
-    def _restores_fetcher(self, query: RestoreQuery) -> _Fetch:
-        path = f"/v2/{query.project_id}/instances/{query.instance_id}/restores"
+    def _fetcher(self, query: RestoreQuery | InstanceQuery) -> _Fetch:
+        """Fetch one page of the listing ``query`` names."""
 
         def fetch(offset: int, limit: int, deadline: Deadline, abandon: threading.Event | None) -> _Answer:
-            return self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
-
-        return fetch
-
-    def _instances_fetcher(self, query: InstanceQuery) -> _Fetch:
-        path = f"/v2/{query.project_id}/instances"
-
-        def fetch(offset: int, limit: int, deadline: Deadline, abandon: threading.Event | None) -> _Answer:
-            return self._get(path, query.page_params(offset, limit), query.project_id, deadline, abandon)
+            return self._get(query.path, query.page_params(offset, limit), query.project_id, deadline, abandon)
 
         return fetch
 

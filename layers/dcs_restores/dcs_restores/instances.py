@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Self
+from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_serializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_serializer, model_validator
 
 from .errors import DcsInvalidResponseError, InvalidQueryError
 from .models import OptionalText, OptionalTime, as_utc
@@ -19,6 +20,7 @@ from .pages import TotalNum, summarise
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, SafeId, first_error
 
 MAX_TAG_FILTERS = 20  # DCS tags an instance with at most 20
+MAX_TAGS_FILTER_BYTES = 4096  # the tags filter as it goes into the URL, percent-encoded: gateways refuse long URLs
 _NO_COMMA_OR_EQUALS = r"^[^,=\x00-\x1f\x7f]*$"  # the tags filter is "k=v,k2=v2": these would change its meaning
 TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=_NO_COMMA_OR_EQUALS)]
 TagValue = Annotated[str, Field(max_length=255, pattern=_NO_COMMA_OR_EQUALS)]
@@ -37,17 +39,27 @@ class InstanceQuery(BaseModel):
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] | None = None
 
+    @model_validator(mode="after")
+    def _tags_fit_a_url(self) -> Self:
+        if len(quote(self._tags_filter(), safe="")) > MAX_TAGS_FILTER_BYTES:
+            raise ValueError(f"the tags filter is longer than {MAX_TAGS_FILTER_BYTES} bytes in a URL")
+        return self
+
     @classmethod
     def of(cls, **fields: Any) -> Self:
         """Build a query, turning any validation failure into :class:`InvalidQueryError`."""
         try:
             return cls.model_validate(fields)
         except ValidationError as error:
-            raise InvalidQueryError(*first_error(error.errors(include_url=False), "query")) from None
+            raise InvalidQueryError(*first_error(error.errors(include_url=False), "tags")) from None
 
     @property
     def single_page(self) -> bool:
         return self.offset is not None or self.limit is not None
+
+    @property
+    def path(self) -> str:
+        return f"/v2/{self.project_id}/instances"
 
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
         """The query pairs DCS receives for one page of the listing."""
@@ -59,8 +71,11 @@ class InstanceQuery(BaseModel):
         if self.status is not None:
             params.append(("status", self.status))
         if self.tags:
-            params.append(("tags", ",".join(f"{key}={value}" for key, value in self.tags.items())))
+            params.append(("tags", self._tags_filter()))
         return params
+
+    def _tags_filter(self) -> str:
+        return ",".join(f"{key}={value}" for key, value in self.tags.items())
 
 
 def _tags_as_dict(value: Any) -> Any:

@@ -87,6 +87,11 @@ class RestoreQuery(BaseModel):
     def single_page(self) -> bool:
         return self.offset is not None or self.limit is not None
 
+    @property
+    def path(self) -> str:
+        """The listing's path: both IDs are safe in a URL (SAFE_ID_PATTERN)."""
+        return f"/v2/{self.project_id}/instances/{self.instance_id}/restores"
+
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
         """The query pairs DCS receives for one page of this window."""
         return [
@@ -107,5 +112,7 @@ def first_error(errors: Sequence[Mapping[str, Any]], default_field: str, skip: C
     if first.get("type") == "missing":
         return field, "is required"
     if first.get("type") == "string_pattern_mismatch":
-        return field, "must be 1-64 letters, digits, '-' or '_'"
+        if first.get("ctx", {}).get("pattern") == SAFE_ID_PATTERN:
+            return field, "must be 1-64 letters, digits, '-' or '_'"
+        return field, "holds characters that are not allowed here"
     return field, str(first.get("msg", "is invalid")).removeprefix("Value error, ")
