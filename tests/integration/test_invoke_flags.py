@@ -197,9 +197,12 @@ def test_a_large_window_shows_its_pages_on_a_terminal_and_nowhere_else() -> None
         ),
         ([*INSTANCE, *WINDOW, "--region", "cn-nrth-4"], "--region: 'cn-nrth-4' is not a region this version knows"),
         ([*INSTANCE, *WINDOW, "--project-id", "../x"], "--project-id: must be 1-64 letters, digits, - or _"),
-        ([*INSTANCE, *WINDOW, "--records", "some"], "invoke: argument --records: invalid choice: 'some'"),
-        ([*INSTANCE, *WINDOW, "--output", "xml"], "invoke: argument --output: invalid choice: 'xml'"),
-        ([*INSTANCE, *WINDOW, "--lookback"], "invoke: argument --lookback: expected one argument"),
+        ([*INSTANCE, *WINDOW, "--records", "some"], "argument --records: invalid choice: 'some'"),
+        ([*INSTANCE, *WINDOW, "--output", "xml"], "argument --output: invalid choice: 'xml'"),
+        (
+            [*INSTANCE, *WINDOW, "--lookback"],
+            "argument --lookback: expected one argument (see dcs-restore-watch invoke --help)",
+        ),
         (["-"], "stdin is not valid JSON: "),
     ],
 )
