@@ -1,16 +1,18 @@
-# Everything runs in .venv, created and kept in step with requirements.lock on its own.
+# Everything runs in .venv, created and kept in step with the lock files on its own: `make run` installs
+# requirements.lock (the runtime and the dev kit) and the project; `make test` adds requirements-dev.lock.
 PYTHON ?= python3
 HERE   := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cd "$(HERE)" && cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(shell cd "$(HERE)" && cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cd "$(HERE)" && cat requirements.lock requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: test run sweep serve lint typecheck security unit emulator bench lock clean
 .PHONY: build-DcsRestoresLayer build-RestoreWatchFunction build-DiscoverInstancesFunction build-SweepSummaryFunction
 
 test: lint typecheck security unit ## everything CI checks
 
-$(STAMP): requirements.lock pyproject.toml
+$(RUN_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed" if sys.version_info < (3, 11) else 0)'
 	rm -f $(VENV)/.installed-*
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +21,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
-lint: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements.lock -r requirements-dev.lock
+	touch $@
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-security: $(STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
+security: $(DEV_STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
 	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch functions/discover_instances functions/sweep_summary devkit ci
 	$(BIN)/python -m ci.audit
 
@@ -34,22 +40,22 @@ security: $(STAMP) ## bandit over the shipped code, the dev kit and the CI tooli
 # cores: much of the suite waits on loopback peers and real backoff, not on the CPU.
 PYTEST_WORKERS ?= 4
 
-unit: $(STAMP)
+unit: $(DEV_STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-run: $(STAMP) ## the main job once, on the embedded default (no cloud account needed)
+run: $(RUN_STAMP) ## the main job once, on the embedded default (no cloud account needed)
 	$(BIN)/dcs-restore-watch invoke events/schedule-scheduler.json
 
-sweep: $(STAMP) ## the fleet sweep state machine once, locally on moto's interpreter, over the embedded default's fleet
+sweep: $(RUN_STAMP) ## the fleet sweep state machine once, locally on moto's interpreter, over the embedded default's fleet
 	$(BIN)/dcs-restore-watch sweep
 
-serve: $(STAMP) ## the HTTP API on http://127.0.0.1:3000, on the embedded default
+serve: $(RUN_STAMP) ## the HTTP API on http://127.0.0.1:3000, on the embedded default
 	$(BIN)/dcs-restore-watch serve --port 3000
 
-emulator: $(STAMP) ## the DCS emulator on loopback, with seeded records
+emulator: $(RUN_STAMP) ## the DCS emulator on loopback, with seeded records
 	$(BIN)/dcs-restore-watch emulator --port 8443
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks
 
 # Lambda artifacts (template.yaml: BuildMethod makefile). `sam build` runs `make build-<LogicalId>` in a copy of
@@ -74,13 +80,18 @@ build-DiscoverInstancesFunction:
 build-SweepSummaryFunction:
 	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary
 
-lock: ## re-resolve requirements.lock from pyproject.toml (runtime + dev group)
+lock: ## re-resolve requirements.lock (runtime + dev kit) and requirements-dev.lock (the rest) from pyproject.toml
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade 'pip>=25.1'
-	.lock-venv/bin/python -m pip install --quiet --group dev .
-	.lock-venv/bin/python -m pip freeze --exclude dcs-restore-watch | grep -v '^setuptools==' > requirements.lock
+	.lock-venv/bin/python -m pip install --quiet --group devkit .
+	echo '# `make lock` writes it: the runtime and the dev kit, all `make run` installs. Exact pins.' > requirements.lock
+	.lock-venv/bin/python -m pip freeze --exclude dcs-restore-watch | grep -v '^setuptools==' >> requirements.lock
+# The rest, resolved with the pins above held: the two files never disagree on a version.
+	.lock-venv/bin/python -m pip install --quiet -c requirements.lock --group dev .
+	echo '# `make lock` writes it: what `make test` adds to requirements.lock (tests, lint, types, audits). Exact pins.' > requirements-dev.lock
+	.lock-venv/bin/python -m pip freeze --exclude dcs-restore-watch | grep -v '^setuptools==' | grep -vxF -f requirements.lock >> requirements-dev.lock
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build

@@ -3,7 +3,7 @@
 ``python -m ci.audit`` (part of ``make security``) first audits one pin with published advisories,
 the probe. If no vulnerability comes back (the database cannot be reached, does not answer in time, or
 answers without them), it prints one ``pip-audit: skipped: ...`` line and exits 0: an audit that cannot
-see advisories would pass without meaning it. Otherwise it audits requirements.lock and the two files
+see advisories would pass without meaning it. Otherwise it audits both lock files and the two files
 that ship (the layer's and the function's requirements) with ``--strict``, so that a pin which cannot be
 audited fails as well, and exits with pip-audit's status.
 
@@ -23,12 +23,17 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ("requirements.lock", "layers/dcs_restores/requirements.txt", "functions/requirements.txt")
+REQUIREMENTS = (
+    "requirements.lock",
+    "requirements-dev.lock",
+    "layers/dcs_restores/requirements.txt",
+    "functions/requirements.txt",
+)
 # Published advisories (CVE-2018-18074 and later ones): any database that answers reports this pin.
 PROBE_PIN = "requests==2.19.0"
 REQUEST_TIMEOUT = 15  # seconds: pip-audit's socket timeout, per request
 PROBE_TIMEOUT = 60.0  # seconds for the whole probe
-AUDIT_TIMEOUT = 600.0  # seconds for the whole audit: one request per pin, about 120 pins
+AUDIT_TIMEOUT = 600.0  # seconds for the whole audit: one request per pin, about 120 pins in both lock files
 # How pip-audit's output names a service it could not reach (its own errors and requests' exceptions).
 UNREACHABLE_MARKERS = (
     "ConnectionError",

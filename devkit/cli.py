@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-import time
 import warnings
 from collections.abc import Sequence
-from contextlib import redirect_stdout
+from contextlib import ExitStack, redirect_stdout, suppress
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
-from .local import local_services, say
+from . import invoke_command
+from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, every_interface
+from .invoke_command import RUN_FAILED, USAGE_ERROR
+from .local import LEDGER_TABLE, LOCAL_REGION, aws_peers, local_services, say
 from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
 
-USAGE_ERROR = 2
-RUN_FAILED = 1
 INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
 
 
@@ -37,14 +35,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _Parser(prog="dcs-restore-watch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    invoke = commands.add_parser("invoke", help="run the Lambda handler in-process on an event file")
-    invoke.add_argument("event_file", type=Path, help="a JSON event, e.g. one of events/")
+    invoke = commands.add_parser(
+        "invoke", help="run the Lambda handler in-process on an event file, stdin, or an event built from flags"
+    )
+    invoke_command.add_arguments(invoke)
 
     serve = commands.add_parser("serve", help="serve the function's HTTP API on loopback")
     serve.add_argument("--port", type=int, default=3000, help="TCP port (default: 3000)")
 
-    emulator = commands.add_parser("emulator", help="run the DCS emulator on loopback until interrupted")
+    emulator = commands.add_parser("emulator", help="run the DCS emulator (on loopback by default) until interrupted")
+    emulator.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1); 0.0.0.0, or the docker bridge's, for `sam local`",
+    )
     emulator.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
+    emulator.add_argument(
+        "--aws-port",
+        type=int,
+        metavar="PORT",
+        help="also serve SQS and DynamoDB (moto) on this port of --host, with the queue and the ledger table",
+    )
     source = emulator.add_mutually_exclusive_group()
     source.add_argument(
         "--records", type=int, default=40, help="number of seeded records (per instance with --fleet; default: 40)"
@@ -76,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "invoke":
-        return _invoke(args.event_file)
+        return invoke_command.run(args)
     if args.command == "serve":
         return _serve(args.port)
     if args.command in ("sweep", "wait-for-restore"):
@@ -143,7 +154,7 @@ def _run_workflow(args: argparse.Namespace) -> int:
         if sweeping:
             execution_input = workflow_commands.sweep_input(args)
         else:
-            embedded = not os.environ.get("DCS_ENDPOINT")
+            embedded = not os.environ.get("DCS_ENDPOINT") and not os.environ.get("DCS_REGION")
             execution_input = workflow_commands.wait_input(args, embedded=embedded)
     except workflow_commands.UsageError as error:
         say(str(error))
@@ -155,52 +166,6 @@ def _run_workflow(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # the execution's threads are daemons: they end with the process
         say("interrupted: the execution was left unfinished")
         return INTERRUPTED
-
-
-def _invoke(event_file: Path) -> int:
-    try:
-        event = json.loads(event_file.read_text(encoding="utf-8"))
-    except OSError as error:
-        say(f"cannot read {event_file}: {error.strerror}")
-        return USAGE_ERROR
-    except ValueError as error:
-        say(f"{event_file} is not valid JSON: {error}")
-        return USAGE_ERROR
-    except RecursionError:
-        say(f"{event_file} nests deeper than this command reads")
-        return USAGE_ERROR
-    from .invoke import failed, invoke, summarise
-
-    with local_services() as services:
-        for note in services.notes:
-            say(note)
-        started = time.monotonic()
-        try:
-            # stdout is for the result alone: the handler's logs and metrics go to stderr
-            with redirect_stdout(sys.stderr):
-                result = invoke(event)
-        except Exception as error:  # the handler's named errors, as Lambda would report them
-            say(f"{type(error).__name__}: {error}")
-            return RUN_FAILED
-        _print_json(result)
-        for line in summarise(result, time.monotonic() - started):
-            say(line)
-        _show_queue(services.queued_messages())
-    return RUN_FAILED if failed(result) else 0
-
-
-def _print_json(value: Any) -> None:
-    """``print(json.dumps(value, indent=2))`` written as it is encoded: a payload can be tens of MB."""
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-
-
-def _show_queue(messages: list[dict[str, Any]]) -> None:
-    if not messages:
-        return
-    say(f"the embedded queue now holds {len(messages)} failed restore(s):")
-    for body in messages:
-        say(f"  {body['instance_id']} {body['restore_id']} {body.get('error_code')}: {body.get('error_message')}")
 
 
 def _serve(port: int) -> int:
@@ -263,27 +228,37 @@ def _run_emulator(args: argparse.Namespace) -> int:
             project_id=args.project_id,
             ak=args.ak,
             sk=args.sk,
+            host=args.host,
             port=args.port,
         )
     except OSError as error:
-        say(f"cannot listen on port {args.port}: {error.strerror}")
+        say(f"cannot listen on port {args.port} of {args.host}: {error.strerror or error}")
         return USAGE_ERROR
     server.faults.latency = args.latency_ms / 1000
-    url = server.start()
-    print(f"DCS emulator listening on {url}", flush=True)
-    print(f"DCS_ENDPOINT={url}\nDCS_PROJECT_ID={args.project_id}\nDCS_AK={args.ak}\nDCS_SK={args.sk}")
-    if fleet:
-        print(f"fleet: {len(fleet)} instances ({args.records} records each), the first {fleet[0]['instance_id']}")
-    else:
-        print(f"instance: {instance_id} ({len(records)} records)")
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        signal.pause()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.stop()
+    with ExitStack() as running:
+        url = running.enter_context(server)
+        print(f"DCS emulator listening on {url}", flush=True)
+        if every_interface(args.host):
+            port = url.rsplit(":", 1)[1]
+            print(f"on every interface: a container (sam local) reaches it at http://host.docker.internal:{port}")
+        print(f"DCS_ENDPOINT={url}\nDCS_PROJECT_ID={args.project_id}\nDCS_AK={args.ak}\nDCS_SK={args.sk}")
+        if fleet:
+            print(f"fleet: {len(fleet)} instances ({args.records} records each), the first {fleet[0]['instance_id']}")
+        else:
+            print(f"instance: {instance_id} ({len(records)} records)")
+        if args.aws_port is not None:
+            try:
+                peers = aws_peers(os.environ, args.host, args.aws_port, region=LOCAL_REGION)
+                endpoint, queue_url = running.enter_context(peers)
+            except OSError as error:
+                say(f"cannot listen on port {args.aws_port} of {args.host}: {error.strerror or error}")
+                return USAGE_ERROR
+            print(f"AWS_ENDPOINT_URL={endpoint}\nAWS_DEFAULT_REGION={LOCAL_REGION}")
+            print(f"FAILED_RESTORES_QUEUE_URL={queue_url}\nRESTORE_LEDGER_TABLE={LEDGER_TABLE}")
+        sys.stdout.flush()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        with suppress(KeyboardInterrupt, SystemExit):
+            signal.pause()
     return 0
 
 

@@ -17,8 +17,10 @@ documents (200, 204, 400, 401), and has fault knobs for tests::
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -69,6 +71,21 @@ _BAD_SHAPES = {
     "instances": b'{"instances": "not a list", "instance_num": 40}',
 }
 _WindowKey = tuple[str, int, datetime | None, datetime | None]  # instance, records version, begin, end
+
+
+def every_interface(host: str) -> bool:
+    """Whether ``host`` is the address that listens on every interface (0.0.0.0 or ::)."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return False
+
+
+def local_url(host: str, port: int) -> str:
+    """``http://`` URL of a server listening on ``host`` and ``port``, as this machine reaches it."""
+    if every_interface(host):
+        host = "::1" if ":" in host else "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -180,14 +197,16 @@ class Emulator:
         self._lock = threading.Lock()
         self._pages_served = 0
         self._instance_pages_served = 0
-        self._server = _Server((host, port), _handler_for(self))
+        server = _Server6 if ":" in host else _Server  # an IPv6 address, e.g. "::" for every interface
+        self._server = server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
+        """Where a client on this machine reaches it: loopback when it listens on every interface."""
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return local_url(str(host), port)
 
     def start(self) -> str:
         if self._thread is None:
@@ -373,6 +392,10 @@ class _Server(ThreadingHTTPServer):
         """A client that gave up (its deadline passed) is no error of the emulator's: stay quiet."""
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:

@@ -1,7 +1,7 @@
 """The embedded default: with no cloud configured, run against the emulator and moto's server.
 
-``DCS_ENDPOINT`` unset starts the DCS emulator in-process with a seeded fleet and records (some
-failed; see ``devkit.embedded``);
+``DCS_ENDPOINT`` and ``DCS_REGION`` unset start the DCS emulator in-process with a seeded fleet and records
+(some failed; see ``devkit.embedded``);
 ``FAILED_RESTORES_QUEUE_URL`` unset starts moto's server on loopback with the queue and the
 ledger table. Set them (and credentials) and the same commands talk to the real services.
 """
@@ -11,17 +11,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dcs_restores import region_endpoint
+
 from .embedded import DEMO_RESTORE_ID, DEMO_STATUSES, embedded_fleet
-from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
+from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, local_url
 
 QUEUE_NAME = "dcs-restore-watch-failed-restores"
 LEDGER_TABLE = "dcs-restore-watch-ledger"
+LOCAL_REGION = "eu-west-1"  # moto's region for the queue and table of `emulator --aws-port` (sam local --region)
 
 
 @dataclass
@@ -45,35 +49,26 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
     """Fill in what ``environ`` leaves unset with loopback services, for as long as the block runs."""
     services = LocalServices()
     with ExitStack() as stack:
-        if not environ.get("DCS_ENDPOINT"):
+        if not environ.get("DCS_ENDPOINT") and not environ.get("DCS_REGION"):
+            # The project is the one asked for (dcs-restore-watch invoke --project-id), else the emulator's own.
+            project_id = environ.get("DCS_PROJECT_ID") or DEFAULT_PROJECT_ID
             fleet = embedded_fleet()
-            services.emulator = Emulator(fleet.records, instances=fleet.instances)
+            services.emulator = Emulator(fleet.records, instances=fleet.instances, project_id=project_id)
             services.emulator.progress(DEMO_RESTORE_ID, DEMO_STATUSES)
             url = stack.enter_context(services.emulator)
-            environ.update(
-                DCS_ENDPOINT=url,
-                DCS_PROJECT_ID=DEFAULT_PROJECT_ID,
-                DCS_AK=DEFAULT_AK,
-                DCS_SK=DEFAULT_SK,
-            )
+            environ.update(DCS_ENDPOINT=url, DCS_PROJECT_ID=project_id, DCS_AK=DEFAULT_AK, DCS_SK=DEFAULT_SK)
             environ.setdefault("DCS_INSTANCE_ID", DEFAULT_INSTANCE_ID)
             environ.pop("DCS_CREDENTIALS_SECRET", None)
+            environ.pop("DCS_SECURITY_TOKEN", None)
             services.notes.append(
                 f"embedded default: DCS is the local emulator at {url} "
                 f"(a fleet of {fleet.size} instances; 40 seeded records on {DEFAULT_INSTANCE_ID} on 2024-01-01)"
             )
             services.demo_restore = (DEFAULT_INSTANCE_ID, DEMO_RESTORE_ID)
+        else:
+            services.notes.append(_configured_dcs(environ))
         if not environ.get("FAILED_RESTORES_QUEUE_URL"):
-            endpoint = stack.enter_context(moto_server())
-            environ.update(
-                AWS_ENDPOINT_URL=endpoint,
-                AWS_ACCESS_KEY_ID="local",
-                AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key  # nosec B106
-                AWS_DEFAULT_REGION=environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
-            )
-            environ.pop("AWS_SESSION_TOKEN", None)
-            environ.pop("AWS_PROFILE", None)
-            services.queue_url = _create_queue_and_ledger()
+            endpoint, services.queue_url = stack.enter_context(aws_peers(environ))
             environ.update(FAILED_RESTORES_QUEUE_URL=services.queue_url, RESTORE_LEDGER_TABLE=LEDGER_TABLE)
             services.notes.append(f"embedded default: SQS and DynamoDB are moto's server at {endpoint}")
         environ.setdefault("POWERTOOLS_SERVICE_NAME", "dcs-restore-watch")
@@ -82,19 +77,56 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
         yield services
 
 
+def _configured_dcs(environ: Mapping[str, str]) -> str:
+    """Which DCS the run will call, as the function's settings resolve it (DCS_ENDPOINT wins over DCS_REGION)."""
+    if environ.get("DCS_ENDPOINT"):
+        return f"DCS is {environ['DCS_ENDPOINT']} (DCS_ENDPOINT)"
+    region = environ["DCS_REGION"]
+    try:
+        return f"DCS is {region_endpoint(region)} (DCS_REGION {region})"
+    except ValueError:  # the function's settings refuse it by name
+        return f"DCS is the region {region} (DCS_REGION)"
+
+
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port (its endpoint URL) for as long as the block runs."""
+def moto_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """moto's server (a free loopback port by default) for as long as the block runs: the URL this machine reaches.
+
+    ``OSError`` when it cannot listen there.
+    """
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log lines on the console
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    if port:  # moto's thread would wait forever for a server that failed to listen: try the address first
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        socket.create_server((host, port), family=family).close()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
+        yield local_url(*server.get_host_and_port())
     finally:
         server.stop()
+
+
+@contextmanager
+def aws_peers(
+    environ: MutableMapping[str, str], host: str = "127.0.0.1", port: int = 0, region: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """moto's server with the failed-restores queue and the ledger table, boto3 in ``environ`` pointed at it.
+
+    Yields moto's endpoint and the queue's URL, as this machine reaches them. moto keeps its resources per
+    region: ``region``, else the environment's own (eu-west-1 when it has none).
+    """
+    with moto_server(host, port) as endpoint:
+        environ.update(
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto accepts any key  # nosec B106
+            AWS_DEFAULT_REGION=region or environ.get("AWS_DEFAULT_REGION", LOCAL_REGION),
+        )
+        environ.pop("AWS_SESSION_TOKEN", None)
+        environ.pop("AWS_PROFILE", None)
+        yield endpoint, _create_queue_and_ledger()
 
 
 def _create_queue_and_ledger() -> str:

@@ -76,7 +76,7 @@ def connect(
     credentials = load_credentials(settings)
     try:
         return DcsRestoresClient(
-            settings.dcs_endpoint,
+            settings.endpoint,
             credentials,
             max_page_bytes=settings.max_page_bytes,
             connect_timeout=timing.dcs_connect_timeout,
@@ -84,6 +84,7 @@ def connect(
             min_request_time=timing.min_dcs_request,
             max_records=max_records,
             max_instances=max_instances,
+            allow_http=settings.aws_sam_local,  # the layer knows nothing of AWS: the settings decide
         )
     except ValueError as error:
         raise ConfigurationError("DCS_ENDPOINT", str(error)) from None
@@ -93,8 +94,7 @@ def load_credentials(settings: DcsSettings) -> Credentials:
     """From the Secrets Manager secret (JSON with ak, sk, optional security_token), else DCS_AK/DCS_SK."""
     if settings.dcs_credentials_secret:
         return _credentials_from_secret(settings.dcs_credentials_secret)
-    ak, sk = settings.local_key_pair()
-    return Credentials(ak, sk)
+    return settings.local_credentials()
 
 
 def _credentials_from_secret(name: str) -> Credentials:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -111,10 +112,14 @@ def test_alarms_dashboard_and_outputs_exist(transformed: dict[str, Any]) -> None
     alarms = {alarm["Properties"]["MetricName"] for alarm in resources(transformed, "AWS::CloudWatch::Alarm").values()}
     assert alarms == {
         "Errors",
+        "Throttles",
         "ApproximateNumberOfMessagesVisible",
         "ApproximateAgeOfOldestMessage",
         "ExecutionsFailed",
         "ExecutionsTimedOut",
+        "DcsErrorsAuthError",
+        "5xx",
+        "ResponsesReduced",
     }
     assert resources(transformed, "AWS::CloudWatch::Dashboard")
     assert set(transformed["Outputs"]) >= {
@@ -124,7 +129,128 @@ def test_alarms_dashboard_and_outputs_exist(transformed: dict[str, Any]) -> None
         "RestoreLedgerTableName",
         "FleetSweepStateMachineArn",
         "WaitForRestoreStateMachineArn",
+        "AlarmTopicArn",
     }
+
+
+ALARM_TARGET = {"Fn::If": ["CreatesAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+
+
+def test_every_alarm_and_its_return_to_ok_goes_to_the_alarm_topic(transformed: dict[str, Any]) -> None:
+    alarms = resources(transformed, "AWS::CloudWatch::Alarm")
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == [ALARM_TARGET], name
+        assert properties["OKActions"] == [ALARM_TARGET], name
+        assert f"Runbook, {name}" in properties["AlarmDescription"], f"{name}: say where the runbook is"
+    assert transformed["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TARGET
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(transformed: dict[str, Any]) -> None:
+    # Given the topic the stack creates when no AlarmTopicArn is given
+    conditions = transformed["Conditions"]
+    assert conditions["CreatesAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    topic = transformed["Resources"]["AlarmTopic"]
+    assert topic["Condition"] == "CreatesAlarmTopic"
+    # Then it is encrypted with its own key (CloudWatch cannot use AWS's managed SNS key), which CloudWatch may use
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = transformed["Resources"]["AlarmTopicKey"]
+    assert (key["Condition"], key["Properties"]["EnableKeyRotation"]) == ("CreatesAlarmTopic", True)
+    [for_cloudwatch] = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(for_cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # And CloudWatch alarms of this account may publish to it
+    [statement] = transformed["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Principal"], statement["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # And an e-mail address, when given, is subscribed to whichever topic the alarms use
+    subscription = transformed["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == ALARM_TARGET
+    assert subscription["Properties"]["Protocol"] == "email"
+
+
+def test_every_parameter_is_described_and_constrained() -> None:
+    for name, parameter in raw_template()["Parameters"].items():
+        assert len(parameter.get("Description", "")) > 20, f"{name}: describe it"
+        if parameter["Type"] == "Number":
+            assert "AllowedValues" in parameter or {"MinValue", "MaxValue"} <= set(parameter), name
+        else:
+            assert "AllowedValues" in parameter or "AllowedPattern" in parameter, name
+        if "Default" in parameter and "AllowedPattern" in parameter:
+            assert re.fullmatch(parameter["AllowedPattern"], str(parameter["Default"])), name
+
+
+def test_a_deploy_must_name_dcs_by_region_or_endpoint() -> None:
+    from dcs_restores import REGIONS
+
+    template = raw_template()
+    [assertion] = template["Rules"]["DcsIsNamed"]["Assertions"]
+    both_empty = {"Fn::And": [{"Fn::Equals": [{"Ref": name}, ""]} for name in ("DcsRegion", "DcsEndpoint")]}
+    assert assertion["Assert"] == {"Fn::Not": [both_empty]}
+    assert set(template["Parameters"]["DcsRegion"]["AllowedValues"]) == {"", *REGIONS}  # the code's own table
+
+
+@pytest.mark.parametrize("function", ["RestoreWatchFunction", "DiscoverInstancesFunction", "SweepSummaryFunction"])
+def test_each_function_logs_json_to_a_log_group_kept_as_long_as_the_parameter_says(
+    transformed: dict[str, Any], function: str
+) -> None:
+    logging = transformed["Resources"][function]["Properties"]["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    group = transformed["Resources"][logging["LogGroup"]["Ref"]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}-")
+
+
+def test_every_route_of_the_api_is_throttled_by_the_parameters(transformed: dict[str, Any]) -> None:
+    [stage] = resources(transformed, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["ApiId"] == {"Ref": "HttpApi"}
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottlingRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottlingBurstLimit"},
+    }
+    assert "RouteSettings" not in stage["Properties"]  # no route is let off the defaults
+    parameters = raw_template()["Parameters"]
+    assert (parameters["ApiThrottlingRateLimit"]["Default"], parameters["ApiThrottlingBurstLimit"]["Default"]) == (
+        5,
+        10,
+    )
+
+
+DISCOVERY_CONCURRENCY = 2  # one DCS call per execution: two sweeps listing at once
+
+
+def test_the_functions_that_call_dcs_have_reserved_concurrency(transformed: dict[str, Any]) -> None:
+    watch = transformed["Resources"]["RestoreWatchFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert watch == {"Fn::If": ["ReservesConcurrency", {"Ref": "WatchReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    discovery = transformed["Resources"]["DiscoverInstancesFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert discovery == {"Fn::If": ["ReservesConcurrency", DISCOVERY_CONCURRENCY, {"Ref": "AWS::NoValue"}]}
+    assert transformed["Conditions"]["ReservesConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WatchReservedConcurrency"}, 0]}]
+    }
+    parameters = raw_template()["Parameters"]
+    # The sweep's watches fit in the reservation, with room left for the API, the schedule and wait-for-restore
+    assert parameters["SweepMaxConcurrency"]["Default"] < parameters["WatchReservedConcurrency"]["Default"]
+
+
+def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
+    """Reserved watches times the client's paging workers, plus the discovery's one call each, at the defaults."""
+    import inspect
+
+    from dcs_restores import DcsRestoresClient
+    from restore_watch import runtime
+
+    workers = inspect.signature(DcsRestoresClient).parameters["max_workers"].default
+    assert "max_workers" not in inspect.getsource(runtime.connect)  # the functions page with the default
+    watches = raw_template()["Parameters"]["WatchReservedConcurrency"]["Default"]
+    worst = watches * workers + DISCOVERY_CONCURRENCY
+    readme = (ROOT / "README.md").read_text()
+    assert f"**{worst} DCS calls in flight**" in readme
+    assert f"{watches} x {workers} + {DISCOVERY_CONCURRENCY}" in readme
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -141,40 +267,97 @@ def test_failed_and_timed_out_executions_of_each_state_machine_raise_an_alarm(
     assert watched == {"ExecutionsFailed", "ExecutionsTimedOut"}
 
 
-def test_the_dashboard_body_is_json_with_a_widget_for_each_state_machine(transformed: dict[str, Any]) -> None:
+def dashboard_widgets(transformed: dict[str, Any]) -> list[dict[str, Any]]:
     [dashboard] = resources(transformed, "AWS::CloudWatch::Dashboard").values()
-    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    widgets = json.loads(body)["widgets"]  # ${...} substitutions sit inside JSON strings
-    assert len(widgets) == 6
+    body, _ = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]  # ${...} substitutions sit inside JSON strings
+    return widgets
+
+
+def charted(widgets: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(namespace, metric name) of every row, "." read as the row above's."""
+    found = set()
+    for widget in widgets:
+        previous: list[str] = []
+        for row in widget["properties"].get("metrics", []):
+            names = [item for item in row if isinstance(item, str)]
+            names = [previous[index] if name == "." else name for index, name in enumerate(names)]
+            found.add((names[0], names[1]))
+            previous = names
+    return found
+
+
+def test_the_dashboard_body_is_json_with_a_widget_for_each_state_machine(transformed: dict[str, Any]) -> None:
+    widgets = dashboard_widgets(transformed)
     for machine in STATE_MACHINES:
-        [widget] = [w for w in widgets if f"${{{machine}}}" in json.dumps(w["properties"]["metrics"])]
+        [widget] = [w for w in widgets if f"${{{machine}}}" in json.dumps(w["properties"].get("metrics"))]
         metrics = widget["properties"]["metrics"]
         assert metrics[0] == ["AWS/States", "ExecutionsSucceeded", "StateMachineArn", f"${{{machine}}}"]
         assert {row[1] for row in metrics} >= {"ExecutionsFailed", "ExecutionsTimedOut"}
 
 
-def test_the_function_environment_is_what_the_settings_read(transformed: dict[str, Any]) -> None:
-    from discover_instances.discovery import DiscoverySettings
-    from restore_watch.settings import Settings
+def emitted_metrics() -> set[str]:
+    """Every metric name the functions emit: literal names, and the two families built from a name."""
+    import dcs_restores
+    from dcs_restores import DcsError, RestoreStatus
 
-    for name, settings, expected in (
-        ("RestoreWatchFunction", Settings, {"DCS_CREDENTIALS_SECRET", "RESTORE_LEDGER_TABLE", "ALLOWED_PROJECT_IDS"}),
-        ("DiscoverInstancesFunction", DiscoverySettings, {"DCS_CREDENTIALS_SECRET", "ALLOWED_PROJECT_IDS"}),
-    ):
-        variables = transformed["Resources"][name]["Properties"]["Environment"]["Variables"]
-        ours = {variable for variable in variables if not variable.startswith("POWERTOOLS_")}
-        readable = {field.upper() for field in settings.model_fields}
-        required = {field.upper() for field, info in settings.model_fields.items() if info.is_required()}
-        assert ours <= readable, f"{name}: set but never read: {sorted(ours - readable)}"
-        assert required <= ours, name
-        assert expected <= ours, name
-    # Both read DCS for the same sweep: the same endpoint, projects, credentials and window limit.
-    watch, discover = (
-        transformed["Resources"][name]["Properties"]["Environment"]["Variables"]
-        for name in ("RestoreWatchFunction", "DiscoverInstancesFunction")
+    literal: set[str] = set()
+    families: set[str] = set()
+    for path in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            if getattr(node.func, "attr", None) == "add_metric":
+                name = next(keyword.value for keyword in node.keywords if keyword.arg == "name")
+            elif getattr(node.func, "attr", None) == "_count":  # RestoreWatch's own helper around add_metric
+                name = node.args[0]
+            else:
+                continue
+            if isinstance(name, ast.Name) and name.id == "name":  # inside _count: its callers are read instead
+                continue
+            if isinstance(name, ast.Constant):
+                literal.add(str(name.value))
+            elif isinstance(name, ast.JoinedStr) and isinstance(name.values[0], ast.Constant):
+                families.add(str(name.values[0].value))
+            else:
+                families.add(ast.unparse(name))
+    assert families == {"DcsErrors", "Records"}, "a new family of metric names: chart it, and name it here"
+    errors = {
+        kind
+        for kind in vars(dcs_restores).values()
+        if isinstance(kind, type) and issubclass(kind, DcsError) and kind is not DcsError
+    }
+    return (
+        literal
+        | {f"DcsErrors{kind.__name__.removeprefix('Dcs')}" for kind in errors}
+        | {f"Records{status.value.capitalize()}" for status in RestoreStatus}
+        | {"ColdStart"}  # Powertools' own, for each handler that captures it
     )
-    shared = ("DCS_ENDPOINT", "DCS_PROJECT_ID", "ALLOWED_PROJECT_IDS", "DCS_CREDENTIALS_SECRET", "MAX_WINDOW_DAYS")
-    assert all(watch[variable] == discover[variable] for variable in shared)
+
+
+def test_every_metric_the_code_emits_has_a_place_on_the_dashboard(transformed: dict[str, Any]) -> None:
+    ours = {name for namespace, name in charted(dashboard_widgets(transformed)) if namespace == "DcsRestoreWatch"}
+    assert emitted_metrics() - ours == set()
+    assert ours - emitted_metrics() == set(), "charted, but nothing emits it"
+
+
+def test_the_dashboard_says_what_to_do_for_every_alarm_and_links_the_runbook(transformed: dict[str, Any]) -> None:
+    [text] = [widget for widget in dashboard_widgets(transformed) if widget["type"] == "text"]
+    markdown = text["properties"]["markdown"]
+    alarms = resources(transformed, "AWS::CloudWatch::Alarm")
+    for alarm in alarms:
+        assert f"| {alarm} | " in markdown
+    assert markdown.endswith("${Runbook}.")
+    [dashboard] = resources(transformed, "AWS::CloudWatch::Dashboard").values()
+    _, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    condition, linked, unlinked = variables["Runbook"]["Fn::If"]
+    assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the README's Runbook](${RunbookUrl})"})
+    assert "Runbook section of the README" in unlinked
+    # And the README's runbook has a section for each alarm
+    readme = (ROOT / "README.md").read_text()
+    runbook = readme.split("\n## Runbook\n", 1)[1].split("\n## ", 1)[0]
+    for alarm in alarms:
+        assert f"\n### {alarm}\n" in runbook, f"the README's runbook has no section for {alarm}"
 
 
 # The workflows

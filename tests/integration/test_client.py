@@ -28,6 +28,7 @@ from dcs_restores import (
     Deadline,
     RestoreStatus,
     RetryPolicy,
+    reporting_pages,
 )
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.seed import generate_records
@@ -277,6 +278,24 @@ def test_a_total_that_grows_between_pages_is_followed(emulator: Emulator, make_c
     )
 
 
+def test_a_listener_hears_each_page_arrive_and_the_total_as_dcs_tells_it(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    # Given a listener, and a window of 35 records whose total grows to 47 after the first page
+    emulator.faults.total_num_delta = 12
+    heard: list[tuple[int, int]] = []
+    # When the window is read in pages of 10 while it listens
+    with reporting_pages(lambda done, total: heard.append((done, total))):
+        make_client(page_size=10).list_restores(window_query())
+    # Then it heard the first page of four, one page more at a time, the total grow, and the fifth page
+    assert heard == [(1, 4), (2, 4), (3, 4), (4, 4), (4, 5), (5, 5)]
+    # And a read outside the block, or of one page, tells nobody
+    make_client(page_size=10).list_restores(window_query())
+    with reporting_pages(lambda done, total: heard.append((done, total))):
+        make_client().list_restores(window_query(offset=0, limit=10))
+    assert len(heard) == 6
+
+
 def test_a_total_num_that_grows_between_pages_is_asked_for_to_its_end(
     emulator: Emulator, make_client: MakeClient
 ) -> None:
@@ -389,6 +408,17 @@ def test_endpoints_must_be_https_except_on_loopback(endpoint: str) -> None:
 def test_loopback_http_and_https_endpoints_are_accepted() -> None:
     for endpoint in ("http://127.0.0.1:8443", "http://[::1]:1", "http://localhost", "https://dcs.example.com/"):
         DcsRestoresClient(endpoint, Credentials("AK", "SK")).close()
+
+
+def test_plain_http_to_any_host_only_when_the_caller_allows_it() -> None:
+    # A container of `sam local` reaches the emulator on its host by name: the caller knows it is local
+    DcsRestoresClient("http://host.docker.internal:8443", Credentials("AK", "SK"), allow_http=True).close()
+    with pytest.raises(ValueError, match="https"):
+        DcsRestoresClient("http://host.docker.internal:8443", Credentials("AK", "SK"))
+    # Allowing http allows nothing else
+    for endpoint in ("ftp://host.docker.internal", "http://host.docker.internal/v2", "http://u:p@host"):
+        with pytest.raises(ValueError, match="endpoint"):
+            DcsRestoresClient(endpoint, Credentials("AK", "SK"), allow_http=True)
 
 
 def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> None:

@@ -171,7 +171,8 @@ def test_the_audit_is_strict_over_the_lock_and_both_shipped_files() -> None:
     assert {"--no-deps", "--disable-pip", "--strict"} <= set(command)
     assert command[command.index("--osv-url") + 1] == "http://127.0.0.1:9/v1/query"
     files = [command[index + 1] for index, argument in enumerate(command) if argument == "-r"]
-    assert files == [str(ROOT / "requirements.lock"), *(str(ROOT / path) for path in REQUIREMENTS[1:])]
+    assert files == [str(ROOT / path) for path in REQUIREMENTS]
+    assert REQUIREMENTS[:2] == ("requirements.lock", "requirements-dev.lock")
     assert all(Path(path).is_file() for path in files)
 
 
@@ -306,12 +307,13 @@ class OsvHandler(BaseHTTPRequestHandler):
 
 
 def locked(name: str) -> tuple[str, str]:
-    """``(name, version)`` of a pin in requirements.lock, as pip-audit asks OSV about it."""
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        pinned, _, version = line.partition("==")
-        if pinned.lower().replace("_", "-") == name:
-            return name, version.strip()
-    raise AssertionError(f"{name} is not in requirements.lock")
+    """``(name, version)`` of a pin in the lock files, as pip-audit asks OSV about it."""
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        for line in (ROOT / lock).read_text().splitlines():
+            pinned, _, version = line.partition("==")
+            if pinned.lower().replace("_", "-") == name:
+                return name, version.strip()
+    raise AssertionError(f"{name} is in neither lock file")
 
 
 @pytest.fixture
@@ -331,8 +333,8 @@ def test_end_to_end_reachable_and_clean_audits_every_pin(osv: FakeOsv, capsys: p
     assert main(["--service", "osv", "--osv-url", osv.url]) == 0
     assert osv.queries[0] == ("requests", "2.19.0")  # the probe first
     audited = set(osv.queries[1:])
-    assert {locked("urllib3"), locked("pydantic"), locked("aws-lambda-powertools")} <= audited
-    assert len(audited) > 100  # the whole lock, not a sample
+    assert {locked("urllib3"), locked("pydantic"), locked("aws-lambda-powertools"), locked("pytest")} <= audited
+    assert len(audited) > 100  # both whole locks, not a sample
     assert "No known vulnerabilities found" in capsys.readouterr().err
 
 

@@ -17,7 +17,9 @@ from .errors import (
 from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery, InvalidInstance
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .priming import prime
+from .progress import PageListener, reporting_pages
 from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
+from .regions import REGIONS, region_endpoint
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 
@@ -26,6 +28,7 @@ __all__ = [
     "MAX_OFFSET",
     "MAX_PAGE_SIZE",
     "MAX_TAG_FILTERS",
+    "REGIONS",
     "SAFE_ID_PATTERN",
     "Credentials",
     "DcsAuthError",
@@ -44,6 +47,7 @@ __all__ = [
     "InvalidInstance",
     "InvalidQueryError",
     "InvalidRecord",
+    "PageListener",
     "RestoreQuery",
     "RestoreRecord",
     "RestoreResult",
@@ -53,4 +57,6 @@ __all__ = [
     "UtcTime",
     "first_error",
     "prime",
+    "region_endpoint",
+    "reporting_pages",
 ]

@@ -48,6 +48,7 @@ from .instances import (
 )
 from .models import FINISHED, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .pages import Page, parse_page, peek_total
+from .progress import PageCounter, page_counter
 from .query import MAX_PAGE_SIZE, RestoreQuery
 from .retry import Deadline, RetryPolicy, parse_retry_after
 from .signing import Credentials, canonical_query, sign
@@ -92,14 +93,17 @@ class DcsRestoresClient:
         max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES,
         max_invalid_records: int = DEFAULT_MAX_INVALID_RECORDS,
         min_request_time: float = 0.5,
+        allow_http: bool = False,
         sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``allow_http``: plain ``http://`` to any host, not only loopback. For a caller that knows it runs
+        locally (a container of ``sam local`` reaching the emulator on its host); this library cannot tell."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         if min(max_records, max_instances, max_workers) < 1:
             raise ValueError("max_records, max_instances and max_workers must be at least 1")
-        self._base_url, self._host = _check_endpoint(endpoint)
+        self._base_url, self._host = _check_endpoint(endpoint, allow_http=allow_http)
         self._credentials = credentials
         self._timeouts = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
@@ -173,6 +177,7 @@ class DcsRestoresClient:
     def _read_all(self, fetch: _Fetch, kind: _PageKind[_P], cap: int, deadline: Deadline | None) -> list[_P]:
         """Every page up to ``cap`` items: the first page tells the total, the rest come concurrently."""
         deadline = deadline or Deadline.never()
+        counter = page_counter()  # None unless someone watches (dcs_restores.progress)
 
         def limit_at(offset: int) -> int:
             # Full pages always, so a total that grows never leaves a gap; the cap trims the last one.
@@ -190,9 +195,13 @@ class DcsRestoresClient:
             # The total may grow while we page (new restores, new instances): fetch until no offset is missing.
             wanted = min(max([total, *(page.total for page in pages.values())]), cap)
             missing = [offset for offset in range(0, wanted, self._page_size) if offset not in answers]
+            if counter is not None:
+                counter.expect(len(answers) + len(missing), arrived=len(answers))
             if not missing:
                 break
-            answers.update(self._fetch_all(fetch, limit_at, missing, deadline, meanwhile=validate_arrived))
+            answers.update(
+                self._fetch_all(fetch, limit_at, missing, deadline, meanwhile=validate_arrived, counter=counter)
+            )
             validate_arrived()
         validate_arrived()
         return [pages[offset] for offset in sorted(pages)]
@@ -204,6 +213,7 @@ class DcsRestoresClient:
         offsets: list[int],
         deadline: Deadline,
         meanwhile: Callable[[], None],
+        counter: PageCounter | None = None,
     ) -> dict[int, _Answer]:
         """Fetch pages concurrently, running ``meanwhile`` in this thread while they travel.
 
@@ -216,10 +226,13 @@ class DcsRestoresClient:
 
         def fetch(offset: int) -> _Answer:
             try:
-                return fetch_page(offset, limit_at(offset), deadline, abandon)
+                answer = fetch_page(offset, limit_at(offset), deadline, abandon)
             except BaseException:  # whatever it is, re-raised: the other pages stop retrying
                 abandon.set()
                 raise
+            if counter is not None:
+                counter.arrived()
+            return answer
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dcs-page") as pool:
             futures = [pool.submit(fetch, offset) for offset in offsets]
@@ -587,14 +600,14 @@ def _window_index(page: Page, position: int) -> int:
     return next(itertools.islice(places, position, None))
 
 
-def _check_endpoint(endpoint: str) -> tuple[str, str]:
-    """``https://host[:port]``; plain ``http`` only on loopback, where the emulator runs."""
+def _check_endpoint(endpoint: str, *, allow_http: bool = False) -> tuple[str, str]:
+    """``https://host[:port]``; plain ``http`` only on loopback, where the emulator runs, unless ``allow_http``."""
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("the DCS endpoint must be an https:// URL")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("the DCS endpoint must be scheme and host only, with no path, query or user")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
         raise ValueError("the DCS endpoint must use https (plain http is allowed on loopback only)")
     return f"{parts.scheme}://{parts.netloc}", parts.netloc
 
