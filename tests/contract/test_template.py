@@ -230,7 +230,7 @@ def test_the_functions_that_call_dcs_have_reserved_concurrency(transformed: dict
     discovery = transformed["Resources"]["DiscoverInstancesFunction"]["Properties"]["ReservedConcurrentExecutions"]
     assert discovery == {"Fn::If": ["ReservesConcurrency", DISCOVERY_CONCURRENCY, {"Ref": "AWS::NoValue"}]}
     assert transformed["Conditions"]["ReservesConcurrency"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "WatchReservedConcurrency"}, 0]}]
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WatchReservedConcurrency"}, "0"]}]
     }
     parameters = raw_template()["Parameters"]
     # The sweep's watches fit in the reservation, with room left for the API, the schedule and wait-for-restore
@@ -567,3 +567,9 @@ def test_every_caller_invokes_the_alias(transformed: dict[str, Any]) -> None:
                     )
                     assert {target["Ref"] for target in targets} <= {alias(function) for function in FUNCTIONS}
     assert transformed["Outputs"]["FunctionArn"]["Value"] == {"Ref": watch}
+
+
+def test_only_this_account_s_alarms_may_use_the_alarm_topic_s_key() -> None:
+    key = raw_template()["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [cloudwatch] = [statement for statement in key if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,29 @@ def test_render_refuses_substitutions_that_do_not_match_the_placeholders(
 def test_render_refuses_a_value_that_breaks_the_json() -> None:
     with pytest.raises(ValueError, match="Expecting"):
         render(WAIT_FOR_RESTORE, {"RestoreWatchFunctionArn": 'arn"'})
+
+
+def _lambda_tasks(states: dict[str, Any]) -> list[dict[str, Any]]:
+    tasks = []
+    for state in states.values():
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            tasks.append(state)
+        if "ItemProcessor" in state:
+            tasks.extend(_lambda_tasks(state["ItemProcessor"]["States"]))
+    return tasks
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_every_lambda_task_retries_lambda_s_passing_errors_snapstart_s_included(name: str) -> None:
+    passing = {
+        "Lambda.ServiceException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.SnapStartException",
+        "Lambda.SnapStartNotReadyException",
+        "Lambda.SnapStartTimeoutException",
+    }
+    tasks = _lambda_tasks(json.loads(definition_path(name).read_text())["States"])
+    assert tasks
+    for task in tasks:
+        retried = {error for retry in task["Retry"] for error in retry["ErrorEquals"]}
+        assert passing <= retried, task.get("Comment")
