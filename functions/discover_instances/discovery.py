@@ -10,17 +10,16 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
-from functools import cached_property
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 
-from dcs_restores import DcsAuthError, DcsError, DcsInstance, DcsRestoresClient, Deadline
+from dcs_restores import DcsInstance, Deadline
 from restore_watch import observability
 from restore_watch.budget import Timing
-from restore_watch.runtime import connect
+from restore_watch.runtime import DcsConnection
 from restore_watch.settings import DcsSettings
 
 from .scope import Scope
@@ -42,21 +41,15 @@ class InstanceDiscovery:
     def __init__(self, settings: DiscoverySettings, metrics: Metrics, timing: Timing | None = None) -> None:
         self.settings = settings
         self._metrics = metrics
-        self._timing = timing or Timing()
+        self.dcs = DcsConnection(settings, timing or Timing())
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], metrics: Metrics) -> InstanceDiscovery:
         return cls(DiscoverySettings.from_env(environ), metrics)
 
-    @cached_property
-    def client(self) -> DcsRestoresClient:
-        return connect(self.settings, self._timing)
-
     def disconnect(self) -> None:
         """Close the DCS client: the next one reads the secret, and connects, anew."""
-        client = self.__dict__.pop("client", None)
-        if client is not None:
-            client.close()
+        self.dcs.close()
 
     def deadline(self, remaining_seconds: float) -> Deadline:
         return Deadline.after(remaining_seconds - RESPONSE_RESERVE)
@@ -65,15 +58,8 @@ class InstanceDiscovery:
         """The instances of ``scope``'s page as the sweep's workflow reads them, and its next page."""
         offset, size = scope.query.offset or 0, scope.query.limit or 0
         query = scope.query.model_copy(update={"limit": min(size, self.settings.max_instances - offset)})
-        try:
-            listing = self.client.list_instances(query, deadline)
-        except DcsError as error:
-            self._metrics.add_metric(
-                name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1
-            )
-            if isinstance(error, DcsAuthError):  # the secret may have been rotated: read it again next time
-                self.disconnect()
-            raise
+        with self.dcs.calls(self._metrics) as client:
+            listing = client.list_instances(query, deadline)
         for invalid in listing.invalid:  # reported, never silently dropped
             logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())
         next_offset = offset + size

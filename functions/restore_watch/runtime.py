@@ -1,14 +1,18 @@
-"""What a container builds once: settings, timing, the DCS client and (on first use) the forwarder."""
+"""What a container builds once: settings, timing, the DCS connection and (on first use) the forwarder."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from dcs_restores import Credentials, DcsRestoresClient
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from dcs_restores import Credentials, DcsAuthError, DcsError, DcsRestoresClient
 
 from .aws_errors import aws_error_code
 from .budget import Timing
@@ -42,18 +46,12 @@ class Runtime:
         return cls(Settings.from_env(environ))
 
     @cached_property
-    def client(self) -> DcsRestoresClient:
-        return connect(self.settings, self.timing, max_records=self.settings.max_records)
-
-    def forget_credentials(self) -> None:
-        """Close the client: the next one reads the secret afresh (it may have been rotated)."""
-        client = self.__dict__.pop("client", None)
-        if client is not None:
-            client.close()
+    def dcs(self) -> DcsConnection:
+        return DcsConnection(self.settings, self.timing, max_records=self.settings.max_records)
 
     def disconnect(self) -> None:
         """Close the DCS client and the forwarder's AWS clients: the next ones connect, and read credentials, anew."""
-        self.forget_credentials()
+        self.dcs.close()
         forwarder = self.__dict__.pop("forwarder", None)
         if forwarder is not None:
             forwarder.close()
@@ -67,6 +65,44 @@ class Runtime:
             timedelta(days=self.settings.ledger_ttl_days),
             self.timing,
         )
+
+
+class DcsConnection:
+    """A container's DCS client: built on first use, which reads the credentials; dropped when DCS refuses them."""
+
+    def __init__(self, settings: DcsSettings, timing: Timing, *, max_records: int = 10_000) -> None:
+        self._settings = settings
+        self._timing = timing
+        self._max_records = max_records
+
+    @cached_property
+    def client(self) -> DcsRestoresClient:
+        return connect(self._settings, self._timing, max_records=self._max_records)
+
+    @property
+    def connected(self) -> bool:
+        return "client" in self.__dict__
+
+    def close(self) -> None:
+        """Close the client: the next one reads the secret, and connects, anew."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+    @contextmanager
+    def calls(self, metrics: Metrics) -> Iterator[DcsRestoresClient]:
+        """The client, for calls whose DCS errors are counted by kind (``DcsErrors<Kind>``). When DCS refuses
+        the credentials the client is closed, so the next call reads the secret afresh (it may have been rotated)."""
+        client = self.client
+        try:
+            yield client
+        except DcsError as error:
+            metrics.add_metric(
+                name=f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", unit=MetricUnit.Count, value=1
+            )
+            if isinstance(error, DcsAuthError):
+                self.close()
+            raise
 
 
 def connect(

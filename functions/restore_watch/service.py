@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from dcs_restores import DcsAuthError, DcsError, RestoreQuery, RestoreResult, RestoreStatus
+from dcs_restores import RestoreQuery, RestoreResult, RestoreStatus
 
 from . import observability
 from .budget import Budget
@@ -117,18 +117,13 @@ class RestoreWatch:
         return forwarded
 
     def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:
-        client = self._runtime.client  # reading the secret is not DCS's latency
-        started = time.perf_counter()
-        try:
-            return client.list_restores(query, budget.dcs_reads)
-        except DcsError as error:
-            self._count(f"DcsErrors{type(error).__name__.removeprefix('Dcs')}", 1)
-            if isinstance(error, DcsAuthError):
-                self._runtime.forget_credentials()
-            raise
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            self._metrics.add_metric(name="DcsLatency", unit=MetricUnit.Milliseconds, value=elapsed)
+        with self._runtime.dcs.calls(self._metrics) as client:
+            started = time.perf_counter()  # once the client is built: reading the secret is not DCS's latency
+            try:
+                return client.list_restores(query, budget.dcs_reads)
+            finally:
+                elapsed = (time.perf_counter() - started) * 1000
+                self._metrics.add_metric(name="DcsLatency", unit=MetricUnit.Milliseconds, value=elapsed)
 
     def _record_read(self, result: RestoreResult) -> None:
         for status in RestoreStatus:

@@ -153,7 +153,7 @@ def test_priming_reads_no_secret_and_asks_dcs_nothing(monkeypatch: pytest.Monkey
     # Then nothing was asked of DCS, and no client was kept
     assert emulator.restore_requests() == []
     assert emulator.instance_requests() == []
-    assert "client" not in restore_watch()._runtime.__dict__
+    assert not restore_watch()._runtime.dcs.connected
     assert DEFAULT_PROVIDERS == {}
 
 
@@ -163,9 +163,10 @@ def test_a_restore_gives_new_random_seeds_and_drops_clients_credentials_and_conn
     # Given a container that has watched a window (failed restores forwarded) and listed the fleet
     result = lambda_handler({"instance_id": DEFAULT_INSTANCE_ID, **WINDOW}, LocalContext())
     assert result["forwarded"]["queued"] > 0
-    instance_discovery().client  # noqa: B018 - built, as a discovery's first invocation builds it
+    instance_discovery().dcs.client  # noqa: B018 - built, as a discovery's first invocation builds it
     runtime = restore_watch()._runtime
-    assert {"client", "forwarder"} <= runtime.__dict__.keys()
+    assert runtime.dcs.connected
+    assert "forwarder" in runtime.__dict__
     assert DEFAULT_PROVIDERS  # Powertools' Secrets Manager provider, its boto3 client inside
     boto3.setup_default_session()
     before = random.getstate()
@@ -174,9 +175,9 @@ def test_a_restore_gives_new_random_seeds_and_drops_clients_credentials_and_conn
     discovery_priming.after_restore()
     # Then its random sequence is its own, and no client, pool or credential is left to reuse
     assert random.getstate() != before
-    assert "client" not in runtime.__dict__
+    assert not runtime.dcs.connected
     assert "forwarder" not in runtime.__dict__
-    assert "client" not in instance_discovery().__dict__
+    assert not instance_discovery().dcs.connected
     assert DEFAULT_PROVIDERS == {}
     assert boto3.DEFAULT_SESSION is None
     # And the next invocation reads the secret and connects anew

@@ -75,7 +75,7 @@ def largest_page(page_size: int) -> dict[str, Any]:
         discovery = InstanceDiscovery(settings, metrics)
         first = discovery.page(scope_of(event, settings), Deadline.after(30))
         answer = discovery.page(scope_of({**first["next"], "offset": 0}, settings), Deadline.after(30))
-        discovery.client.close()
+        discovery.disconnect()
     assert answer["count"] == page_size
     selector = definition()["States"]["Discover"]["ResultSelector"]
     page = {key.removesuffix(".$"): answer[path.removeprefix("$.Payload.")] for key, path in selector.items()}
