@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from . import invoke_command
 from .emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, every_interface
 from .invoke_command import RUN_FAILED, USAGE_ERROR
-from .local import LEDGER_TABLE, LOCAL_REGION, aws_peers, local_services, say
+from .local import LEDGER_TABLE, LOCAL_REGION, UsageError, aws_peers, local_services, say
 from .seed import generate_fleet, generate_fleet_records, generate_records, load_fixture
 
 INTERRUPTED = 130  # as a shell reports a command ended by Ctrl-C
@@ -156,7 +156,7 @@ def _run_workflow(args: argparse.Namespace) -> int:
         else:
             embedded = not os.environ.get("DCS_ENDPOINT") and not os.environ.get("DCS_REGION")
             execution_input = workflow_commands.wait_input(args, embedded=embedded)
-    except workflow_commands.UsageError as error:
+    except UsageError as error:
         say(str(error))
         return USAGE_ERROR
     try:

@@ -24,7 +24,7 @@ from dcs_restores import SafeId, region_endpoint
 from dcs_restores.query import to_utc
 from restore_watch.settings import MAX_LOOKBACK
 
-from .local import local_services, say
+from .local import UsageError, local_services, print_json, say
 
 USAGE_ERROR = 2
 RUN_FAILED = 1
@@ -32,10 +32,6 @@ STDIN = "-"
 _SAFE_ID: TypeAdapter[str] = TypeAdapter(SafeId)
 _LOOKBACK: TypeAdapter[timedelta] = TypeAdapter(Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)])
 _WINDOW_FLAGS = ("begin", "end", "lookback", "records")
-
-
-class UsageError(Exception):
-    """A flag, or a combination of flags, that cannot run: the message names it."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -191,12 +187,6 @@ def _table(result: Any) -> list[str] | None:
     if not isinstance(result, dict) or "counts" not in result:
         return None
     return payload_table(RestorePayload.model_validate(result))
-
-
-def print_json(value: Any) -> None:
-    """``print(json.dumps(value, indent=2))`` written as it is encoded: a payload can be tens of MB."""
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
 
 
 def _show_queue(messages: list[dict[str, Any]]) -> None:

@@ -193,3 +193,14 @@ def printable(text: str) -> str:
 def say(message: str) -> None:
     """One line on stderr; whatever the message holds, it stays one plain line."""
     print(f"dcs-restore-watch: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def print_json(value: Any) -> None:
+    """``print(json.dumps(value, indent=2))`` written as it is encoded: a payload can be tens of MB."""
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+class UsageError(ValueError):
+    """A flag, or a combination of flags, the command cannot run with: the message is one line that names it."""

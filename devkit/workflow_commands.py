@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from dcs_restores import InstanceQuery, SafeId, first_error
 
-from .local import LocalServices, local_services, say
+from .local import LocalServices, UsageError, local_services, print_json, say
 from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionStillRunningError, Finished, timeout_seconds
 
 DONE, FAILED, USAGE_ERROR = 0, 1, 2
@@ -50,10 +50,6 @@ _EXPECTED = {  # in place of a pattern mismatch's message
     "project_id": "1-64 letters, digits, '-' or '_'",
     "tags": "key=value, the key 1-128 and the value 0-255 characters, no control characters",
 }
-
-
-class UsageError(ValueError):
-    """A flag the command cannot use; the message is one line that names it."""
 
 
 # -- the flags as an execution's input --
@@ -161,7 +157,7 @@ def sweep(execution_input: dict[str, Any]) -> int:
     if summary is None:
         say(f"the sweep failed: {describe_failure(done)} ({seconds:.2f} s)")
         return USAGE_ERROR if done.error == "InvalidQueryError" else FAILED
-    _print_json(summary)
+    print_json(summary)
     for line in sweep_lines(summary, seconds):
         say(line)
     _show_demo(services)
@@ -203,7 +199,7 @@ def wait_for_restore(execution_input: dict[str, Any]) -> int:
             return FAILED
         seconds = time.monotonic() - started
     if done.status == "SUCCEEDED":
-        _print_json(done.output)
+        print_json(done.output)
         say(f"restore {execution_input['restore_id']} of {execution_input['instance_id']} succeeded ({seconds:.2f} s)")
         return DONE
     say(f"{describe_failure(done)} ({seconds:.2f} s)")
@@ -239,9 +235,3 @@ def _show_demo(services: LocalServices) -> None:
     if services.demo_restore is not None:
         instance_id, restore_id = services.demo_restore
         say(f"next, follow a restore as it runs: dcs-restore-watch wait-for-restore {instance_id} {restore_id}")
-
-
-def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    sys.stdout.flush()
