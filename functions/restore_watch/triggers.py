@@ -54,7 +54,7 @@ class WatchRequest:
     query: RestoreQuery
     limit: ResponseLimit
     restore_id: str | None = None  # the restore whose record the payload carries
-    time_limit: float | None = None  # seconds the invocation may take, when the event allows less than Lambda
+    time_limit: int | None = None  # seconds the invocation may take, when the event allows less than Lambda
 
     def remaining(self, lambda_remaining: float) -> float:
         """The time this request may take, of what Lambda's context says is left."""
@@ -130,9 +130,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         if schedule.started_at is not None:
             begin = schedule.started_at
         query = build_query(settings, schedule.instance_id, schedule.project_id, begin, end)
-        return WatchRequest(
-            query, schedule.response_limit(settings), schedule.restore_id, _seconds(schedule.time_limit_seconds)
-        )
+        return WatchRequest(query, schedule.response_limit(settings), schedule.restore_id, schedule.time_limit_seconds)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
         query = build_query(
@@ -144,9 +142,7 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
             offset=direct.offset,
             limit=direct.limit,
         )
-        return WatchRequest(
-            query, direct.response_limit(settings), direct.restore_id, _seconds(direct.time_limit_seconds)
-        )
+        return WatchRequest(query, direct.response_limit(settings), direct.restore_id, direct.time_limit_seconds)
     raise UnknownEventError(
         "unknown event: expected an HTTP API request, a schedule input (instance_id, lookback, scheduled_time), "
         "a scheduled rule, or a direct input (instance_id, begin_time, end_time)"
@@ -186,10 +182,6 @@ def _window_back_from(end: datetime, lookback: timedelta, field: str) -> tuple[d
         return end - lookback, end
     except OverflowError:
         raise InvalidQueryError(field, "the window leaves the calendar (before year 1 or after 9999)") from None
-
-
-def _seconds(limit: int | None) -> float | None:
-    return None if limit is None else float(limit)
 
 
 def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:
