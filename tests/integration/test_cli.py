@@ -182,3 +182,68 @@ def test_bad_credentials_are_one_clear_line_and_no_secret() -> None:
     assert "DCS is the local emulator" not in done.stderr  # the configured endpoint was used
     assert "not-the-right-secret" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+# DCS reads the years 1000 to 9999: a time before them is refused in each format, by each way in
+BEFORE_YEAR_1000 = ["00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"]
+FIRST_OF_YEAR_1000 = ["10000101000000", "1000-01-01T00:00:00Z"]
+
+
+@pytest.fixture(scope="module")
+def invoked_in_year_1000() -> dict[str, subprocess.CompletedProcess[str]]:
+    """`invoke --instance` with --begin at and before the first moment DCS reads, a few at a time."""
+    instance = ["invoke", "--instance", "a1b2c3d4-0000-1111-2222-333344445555"]
+    runs = {time: [*instance, "--begin", time, "--end", "10000102000000"] for time in BEFORE_YEAR_1000}
+    runs |= {f"end {time}": [*instance, "--begin", "10000101000000", "--end", time] for time in BEFORE_YEAR_1000}
+    runs |= {time: [*instance, "--begin", time, "--end", "10000102000000"] for time in FIRST_OF_YEAR_1000}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(runs, pool.map(lambda args: run_cli(*args), runs.values()), strict=True))
+
+
+@pytest.mark.parametrize("time", BEFORE_YEAR_1000)
+def test_invoke_refuses_a_flag_before_year_1000_in_one_line_and_exits_2(
+    invoked_in_year_1000: dict[str, subprocess.CompletedProcess[str]], time: str
+) -> None:
+    for key, flag in ((time, "--begin"), (f"end {time}", "--end")):
+        done = invoked_in_year_1000[key]
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == f"dcs-restore-watch: {flag}: must be in the years 1000 to 9999 (UTC)\n"
+        assert done.stdout == ""
+
+
+@pytest.mark.parametrize("time", FIRST_OF_YEAR_1000)
+def test_invoke_watches_the_first_day_dcs_reads(
+    invoked_in_year_1000: dict[str, subprocess.CompletedProcess[str]], time: str
+) -> None:
+    done = invoked_in_year_1000[time]
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["window"] == {"begin": "1000-01-01T00:00:00Z", "end": "1000-01-02T00:00:00Z"}
+    assert payload["total"] == 0
+
+
+@pytest.mark.parametrize("time", BEFORE_YEAR_1000)
+def test_serve_answers_a_time_before_year_1000_with_400_naming_it(served: str, time: str) -> None:
+    path = f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores"
+    for params, field in (
+        ({"begin_time": time, "end_time": "10000102000000"}, "begin_time"),
+        ({"begin_time": "10000101000000", "end_time": time}, "end_time"),
+    ):
+        response = requests.get(path, params=params, timeout=30)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["details"], error["message"]) == (
+            {"field": field},
+            f"{field}: must be in the years 1000 to 9999 (UTC)",
+        )
+
+
+@pytest.mark.parametrize("time", FIRST_OF_YEAR_1000)
+def test_serve_answers_the_first_day_dcs_reads(served: str, time: str) -> None:
+    response = requests.get(
+        f"{served}/instances/a1b2c3d4-0000-1111-2222-333344445555/restores",
+        params={"begin_time": time, "end_time": "10000102000000"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["window"] == {"begin": "1000-01-01T00:00:00Z", "end": "1000-01-02T00:00:00Z"}

@@ -104,3 +104,31 @@ def test_bad_input_is_refused_by_field_before_dcs(event: Any, field: str) -> Non
     with pytest.raises(InvalidQueryError) as refused:
         scope(event)
     assert refused.value.field == field
+
+
+BEFORE_YEAR_1000 = ["00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"]
+FIRST_OF_YEAR_1000 = ["10000101000000", "1000-01-01T00:00:00Z", "1000-01-01T08:00:00+08:00"]
+
+
+@pytest.mark.parametrize("time", BEFORE_YEAR_1000)
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"begin_time": "TIME", "end_time": "10000101000000"}, "begin_time"),
+        ({"begin_time": "10000101000000", "end_time": "TIME"}, "end_time"),
+        ({"scheduled_time": "TIME", "lookback": "PT1S"}, "scheduled_time"),
+    ],
+)
+def test_a_time_before_year_1000_is_refused_by_name_in_every_format(
+    time: str, event: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope({name: time if value == "TIME" else value for name, value in event.items()})
+    assert (refused.value.field, refused.value.reason) == (field, "must be in the years 1000 to 9999 (UTC)")
+
+
+@pytest.mark.parametrize("time", FIRST_OF_YEAR_1000)
+def test_the_first_moment_of_year_1000_is_accepted_in_every_format(time: str) -> None:
+    first = datetime(1000, 1, 1, tzinfo=UTC)
+    assert scope({"begin_time": time, "end_time": "10000102000000"}).begin_time == first
+    assert scope({"begin_time": time, "end_time": time}).end_time == first
