@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -225,3 +226,13 @@ def test_a_function_run_with_the_sdks_names_signs_with_its_temporary_credentials
     # Then DCS accepted the signed token, and the project was the SDK's
     assert (result["instance_id"], result["project_id"]) == (DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID)
     assert result["total"] == 12
+
+
+@pytest.mark.parametrize("settings", [Settings, DiscoverySettings])
+def test_a_schedule_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window(
+    settings: type[Settings | DiscoverySettings],
+) -> None:
+    environ = {**BASE, "DCS_REGION": "cn-north-4"}
+    error = refused({**environ, "SCHEDULE_LOOKBACK": "PT0S"}, settings)
+    assert str(error) == "SCHEDULE_LOOKBACK: Input should be greater than 0 seconds"
+    assert settings.from_env({**environ, "SCHEDULE_LOOKBACK": "PT1S"}).schedule_lookback == timedelta(seconds=1)

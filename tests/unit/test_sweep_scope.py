@@ -132,3 +132,34 @@ def test_the_first_moment_of_year_1000_is_accepted_in_every_format(time: str) ->
     first = datetime(1000, 1, 1, tzinfo=UTC)
     assert scope({"begin_time": time, "end_time": "10000102000000"}).begin_time == first
     assert scope({"begin_time": time, "end_time": time}).end_time == first
+
+
+# MAX_WINDOW_DAYS is 7 in these settings: a window of exactly 7 days is swept, one second more is refused
+@pytest.mark.parametrize(
+    ("length", "accepted"),
+    [
+        (timedelta(days=7) - timedelta(seconds=1), True),
+        (timedelta(days=7), True),
+        (timedelta(days=7, seconds=1), False),
+    ],
+)
+def test_a_sweep_s_window_may_be_max_window_days_long_and_not_a_second_more(length: timedelta, accepted: bool) -> None:
+    begin = datetime(2024, 1, 1, tzinfo=UTC)
+    given = {"begin_time": begin.isoformat(), "end_time": (begin + length).isoformat()}
+    looked_back = {"scheduled_time": (begin + length).isoformat(), "lookback": length}
+    for event in (given, looked_back):
+        if accepted:
+            resolved = scope(event)
+            assert (resolved.begin_time, resolved.end_time) == (begin, begin + length)
+        else:
+            with pytest.raises(InvalidQueryError) as refused:
+                scope(event)
+            assert (refused.value.field, refused.value.reason) == ("begin_time", "the window is longer than 7 days")
+
+
+def test_a_sweep_s_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope({"lookback": "PT0S"})
+    assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
+    resolved = scope({"lookback": "PT1S"})
+    assert resolved.end_time - resolved.begin_time == timedelta(seconds=1)

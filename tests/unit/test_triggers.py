@@ -284,3 +284,37 @@ def test_the_first_moment_of_year_1000_is_accepted_in_every_format(time: str) ->
     assert request_from_event(followed, SETTINGS).query.begin_time == first
     at_once = request_from_event({"instance_id": "i-1", "scheduled_time": time, "started_at": time}, SETTINGS)
     assert (at_once.query.begin_time, at_once.query.end_time) == (first, first)
+
+
+# MAX_WINDOW_DAYS is 7 in these settings: a window of exactly 7 days is read, one second more is refused
+BEGIN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("length", "accepted"),
+    [
+        (timedelta(days=7) - timedelta(seconds=1), True),
+        (timedelta(days=7), True),
+        (timedelta(days=7, seconds=1), False),
+    ],
+)
+def test_a_window_may_be_max_window_days_long_and_not_a_second_more(length: timedelta, accepted: bool) -> None:
+    event = {"instance_id": "i-1", "begin_time": BEGIN.isoformat(), "end_time": (BEGIN + length).isoformat()}
+    schedule = {"instance_id": "i-1", "lookback": length, "scheduled_time": (BEGIN + length).isoformat()}
+    for given in (event, schedule):
+        if accepted:
+            query = request_from_event(given, SETTINGS).query
+            assert (query.begin_time, query.end_time) == (BEGIN, BEGIN + length)
+        else:
+            with pytest.raises(InvalidQueryError) as refused:
+                request_from_event(given, SETTINGS)
+            assert (refused.value.field, refused.value.reason) == ("begin_time", "the window is longer than 7 days")
+
+
+def test_a_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -> None:
+    schedule = {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event({**schedule, "lookback": "PT0S"}, SETTINGS)
+    assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
+    query = request_from_event({**schedule, "lookback": "PT1S"}, SETTINGS).query
+    assert query.end_time - query.begin_time == timedelta(seconds=1)
