@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from dcs_restores import region_endpoint
 
@@ -80,12 +81,32 @@ def local_services(environ: MutableMapping[str, str] = os.environ) -> Iterator[L
 def _configured_dcs(environ: Mapping[str, str]) -> str:
     """Which DCS the run will call, as the function's settings resolve it (DCS_ENDPOINT wins over DCS_REGION)."""
     if environ.get("DCS_ENDPOINT"):
-        return f"DCS is {environ['DCS_ENDPOINT']} (DCS_ENDPOINT)"
+        given = environ["DCS_ENDPOINT"].strip()
+        shown = printable_endpoint(given)
+        if shown is None:
+            return "DCS is what DCS_ENDPOINT names (not shown: it is not a plain URL)"
+        if shown.lower() != given.removesuffix("/").lower():
+            return f"DCS is {shown} (DCS_ENDPOINT; its user, path and query not shown)"
+        return f"DCS is {shown} (DCS_ENDPOINT)"
     region = environ["DCS_REGION"]
     try:
         return f"DCS is {region_endpoint(region)} (DCS_REGION {region})"
     except ValueError:  # the function's settings refuse it by name
         return f"DCS is the region {region} (DCS_REGION)"
+
+
+def printable_endpoint(url: str) -> str | None:
+    """``url``'s scheme, host and port, the only parts that may be printed: a user, password, path or query
+    can hold a secret. None when that much cannot be told apart from the rest."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port or an IPv6 address that does not read: perhaps a password cut short by a "/"
+        return None
+    if not parts.scheme or not host or "@" in parts.path + parts.query + parts.fragment:
+        return None  # an "@" past the host: a password holding "/", "?" or "#" was read as the path or query
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, InstanceQuery, InvalidQueryError, SafeId, UtcTime, first_error
 from restore_watch.settings import MAX_LOOKBACK, DcsSettings
@@ -33,7 +33,7 @@ class SweepEvent(BaseModel):
     tags: Any = None
     begin_time: UtcTime | None = None
     end_time: UtcTime | None = None
-    scheduled_time: AwareDatetime | None = None
+    scheduled_time: UtcTime | None = None
     lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] | None = None
     records: Literal["none", "failed"] = "none"  # what each watch returns: a sweep's state has no room for all
     offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] = 0

@@ -40,6 +40,28 @@ _KEY_PAIR = ("dcs_ak", "dcs_sk")
 _CREDENTIALS = (*_KEY_PAIR, "dcs_security_token")
 
 
+# What tells a container of `sam local` from a deployed function. sam local sets AWS_SAM_LOCAL=true and
+# AWS_LAMBDA_LOG_STREAM_NAME=$LATEST in every container it runs (samcli/local/lambdafn/env_vars.py; the runtime
+# interface emulator gives the same stream name when none is set). AWS_SAM_LOCAL is not reserved: a deployed
+# function's configuration could set it. AWS_LAMBDA_LOG_STREAM_NAME is: Lambda sets it to date/[version]id
+# (e.g. 2024/01/01/[$LATEST]6f1c...), or leaves it unset under SnapStart, never to $LATEST alone.
+SAM_LOCAL_LOG_STREAM = "$LATEST"
+
+
+def plain_http_allowed(environ: Mapping[str, str]) -> bool:
+    """Whether DCS may be reached over plain http off loopback: only in a container of ``sam local``.
+
+    ``AWS_SAM_LOCAL`` must be ``true`` as sam local writes it (not ``1``, ``yes`` or ``ON``), and inside
+    Lambda's runtime (``AWS_LAMBDA_FUNCTION_NAME`` or ``AWS_EXECUTION_ENV`` set) only with sam local's own
+    log stream name: a deployed function with ``AWS_SAM_LOCAL=true`` in its configuration still sends nothing
+    in the clear. Outside any Lambda runtime (a developer's shell) ``true`` is taken at its word.
+    """
+    if environ.get("AWS_SAM_LOCAL") != "true":
+        return False
+    in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME") or environ.get("AWS_EXECUTION_ENV"))
+    return not in_lambda or environ.get("AWS_LAMBDA_LOG_STREAM_NAME") == SAM_LOCAL_LOG_STREAM
+
+
 def _blank_is_unset(value: Any) -> Any:
     return None if value == "" else value
 
@@ -69,7 +91,8 @@ class DcsSettings(BaseModel):
     max_window_days: Annotated[int, Field(ge=1, le=366)] = 31
     max_page_bytes: Annotated[int, Field(ge=65_536, le=64 * 1024 * 1024)] = DEFAULT_MAX_PAGE_BYTES
     schedule_lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] = DEFAULT_LOOKBACK
-    # Set by `sam local` in its containers: the emulator is then on the host, reached by name over plain http.
+    # In a container of `sam local` (plain_http_allowed, never the variable as it reads): the emulator is then on
+    # the host, reached by name over plain http.
     aws_sam_local: bool = False
 
     @field_validator("allowed_project_ids", mode="before")
@@ -105,7 +128,7 @@ class DcsSettings(BaseModel):
         """
         fields, read_from = _read_environment(cls.model_fields, environ)
         try:
-            settings = cls.model_validate(fields)
+            settings = cls.model_validate({**fields, "aws_sam_local": plain_http_allowed(environ)})
         except ValidationError as error:
             field, message = first_error(error.errors(include_url=False), "environment")
             name, _, item = field.partition(".")  # a list item: ALLOWED_PROJECT_IDS.1 is its second entry

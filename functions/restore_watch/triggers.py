@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, first_error
+from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, UtcTime, first_error
 
 from .errors import UnknownEventError
 from .payload import RecordSelection
@@ -67,10 +67,10 @@ class SchedulerInput(_Event):
     instance_id: SafeId
     project_id: SafeId | None = None
     lookback: Annotated[timedelta, Field(gt=timedelta(0), le=MAX_LOOKBACK)] | None = None  # default: SCHEDULE_LOOKBACK
-    scheduled_time: AwareDatetime
+    scheduled_time: UtcTime
     # When the restore being followed started: the window begins there (the lookback is not used), so a
     # workflow polling a long restore keeps it in the window however long it waits.
-    started_at: AwareDatetime | None = None
+    started_at: UtcTime | None = None
 
     @model_validator(mode="after")
     def _started_before_scheduled(self) -> Self:
@@ -86,7 +86,7 @@ class ScheduledRuleEvent(BaseModel):
 
     detail_type: Annotated[Literal["Scheduled Event"], Field(alias="detail-type")]
     source: Literal["aws.events"]
-    time: AwareDatetime
+    time: UtcTime
 
 
 class DirectInput(_Event):

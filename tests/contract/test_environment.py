@@ -31,11 +31,21 @@ SETTINGS: dict[str, type[BaseModel] | None] = {
     "SweepSummaryFunction": None,
 }
 # Set by the platform, never declared: AWS_SAM_LOCAL by sam local in every container it runs (unset once deployed);
-# the region by Lambda and sam local alike (Lambda reserves the names).
-SET_BY_THE_PLATFORM = {"AWS_SAM_LOCAL", "AWS_REGION", "AWS_DEFAULT_REGION"}
+# the region, the function's name, the runtime and the log stream by Lambda and sam local alike (Lambda reserves
+# the names; settings.plain_http_allowed reads the last three to tell sam local's containers from Lambda's).
+SET_BY_THE_PLATFORM = {
+    "AWS_SAM_LOCAL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+}
 # Read by boto3, not our code: declared for the function that forwards, so that sam local can point it at moto.
 READ_BY_BOTO3 = {"RestoreWatchFunction": {"AWS_ENDPOINT_URL"}}
 READ_BY_POWERTOOLS = ("POWERTOOLS_",)
+# What sam local sets in each container besides the function's variables, of what the settings read
+SAM_LOCAL_CONTAINER = {"AWS_SAM_LOCAL": "true", "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST"}
 
 
 def env_json() -> dict[str, dict[str, str]]:
@@ -113,7 +123,7 @@ def test_env_json_is_what_the_functions_accept_when_sam_local_runs_them() -> Non
     local = env_json()
     for function, settings in (("RestoreWatchFunction", Settings), ("DiscoverInstancesFunction", DiscoverySettings)):
         # Given the values sam local passes (empty ones included), in a container it marks as local
-        environ = {**local[function], "AWS_SAM_LOCAL": "true"}
+        environ = {**local[function], **SAM_LOCAL_CONTAINER, "AWS_LAMBDA_FUNCTION_NAME": function}
         # Then the settings accept them, and the DCS client is built for the emulator on the container's host
         loaded = settings.from_env(environ)
         assert isinstance(loaded, DcsSettings)
@@ -123,7 +133,7 @@ def test_env_json_is_what_the_functions_accept_when_sam_local_runs_them() -> Non
         with pytest.raises(ConfigurationError, match="https") as refused:
             connect(settings.from_env(local[function]), Timing())
         assert refused.value.variable == "DCS_ENDPOINT"
-    watch = Settings.from_env({**local["RestoreWatchFunction"], "AWS_SAM_LOCAL": "true"})
+    watch = Settings.from_env({**local["RestoreWatchFunction"], **SAM_LOCAL_CONTAINER})
     assert watch.failed_restores_queue_url.startswith(local["RestoreWatchFunction"]["AWS_ENDPOINT_URL"] + "/")
 
 

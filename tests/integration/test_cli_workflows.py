@@ -35,6 +35,9 @@ SEEDED_RUNS = {
     "filtered": ["sweep", "--status", "RUNNING", "--tag", "env=prod"],
     "demo-restore": ["wait-for-restore", DEFAULT_INSTANCE_ID, DEMO_RESTORE_ID, "--poll-seconds", "1"],
     "unknown-restore": ["wait-for-restore", DEFAULT_INSTANCE_ID, "not-a-restore", "--max-wait-seconds", "0"],
+    # The first day DCS reads (years 1000 to 9999): swept, though nothing happened then
+    "year-1000": ["sweep", "--begin", "10000101000000", "--end", "1000-01-02T00:00:00Z"],
+    "started-in-year-1000": ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "10000101000000"],
 }
 
 
@@ -154,6 +157,21 @@ def test_wait_for_restore_names_a_restore_dcs_never_listed(
     assert "Exception=" not in done.stderr  # the interpreter's own log of the failure is kept quiet
 
 
+def test_the_first_day_dcs_reads_is_swept_and_a_restore_followed_from_it_is_refused_only_for_its_length(
+    seeded_runs: dict[str, subprocess.CompletedProcess[str]],
+) -> None:
+    # The sweep over 1 January 1000 (both formats) runs: every instance watched, nothing found
+    swept = seeded_runs["year-1000"]
+    assert swept.returncode == 0, swept.stderr
+    summary = summary_of(swept)
+    assert summary["window"] == {"begin_time": "1000-01-01T00:00:00Z", "end_time": "1000-01-02T00:00:00Z"}
+    assert summary["instances_watched"] == SEEDED.size
+    # A restore followed from then passes the year check; its window, to now, is what the watch refuses
+    followed = seeded_runs["started-in-year-1000"]
+    assert followed.returncode == 2, followed.stderr
+    assert "dcs-restore-watch: InvalidQueryError: begin_time: the window is longer than 31 days" in followed.stderr
+
+
 @pytest.mark.long
 def test_a_sweep_against_configured_services_names_the_instance_it_could_not_watch_and_exits_1() -> None:
     # Given a DCS of six instances, one of which answers with a page larger than the function reads
@@ -262,13 +280,31 @@ USAGE_ERRORS = {
     ),
     "started-at-without-offset": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "2024-01-01T00:00:00"],
-        "--started-at '2024-01-01T00:00:00': Input should have timezone info",
+        "--started-at '2024-01-01T00:00:00': a datetime needs a timezone; yyyyMMddHHmmss is read as UTC",
+    ),
+    "started-at-a-number": (
+        ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "1704067200"],
+        "--started-at '1704067200': expected yyyyMMddHHmmss or ISO 8601 with a timezone",
     ),
     "wait-bad-lookback": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--lookback", "a day"],
         "--lookback 'a day': Input should be a valid timedelta",
     ),
 }
+# A time DCS cannot read (before year 1000), in each format, from each flag that gives one
+for _time in ("00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"):
+    USAGE_ERRORS[f"begin-{_time}"] = (
+        ["sweep", "--begin", _time, "--end", "10000101000000"],
+        f"--begin {_time!r}: must be in the years 1000 to 9999 (UTC)",
+    )
+    USAGE_ERRORS[f"end-{_time}"] = (
+        ["sweep", "--begin", "10000101000000", "--end", _time],
+        f"--end {_time!r}: must be in the years 1000 to 9999 (UTC)",
+    )
+    USAGE_ERRORS[f"started-at-{_time}"] = (
+        ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", _time],
+        f"--started-at {_time!r}: must be in the years 1000 to 9999 (UTC)",
+    )
 
 
 @pytest.fixture(scope="module")

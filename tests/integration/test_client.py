@@ -421,6 +421,14 @@ def test_plain_http_to_any_host_only_when_the_caller_allows_it() -> None:
             DcsRestoresClient(endpoint, Credentials("AK", "SK"), allow_http=True)
 
 
+def test_a_security_token_goes_over_plain_http_on_loopback_only_even_when_the_caller_allows_http() -> None:
+    temporary = Credentials("AK", "SK", security_token="STS-TOKEN")
+    with pytest.raises(ValueError, match="X-Security-Token never goes over plain http"):
+        DcsRestoresClient("http://host.docker.internal:8443", temporary, allow_http=True)
+    DcsRestoresClient("http://127.0.0.1:8443", temporary, allow_http=True).close()  # the emulator on loopback
+    DcsRestoresClient("https://dcs.example.com", temporary, allow_http=True).close()
+
+
 def test_an_instance_with_records_for_other_instances_sees_only_its_own() -> None:
     other = "b1b2c3d4-0000-1111-2222-333344445555"
     with Emulator({DEFAULT_INSTANCE_ID: generate_records(4), other: generate_records(9, seed=3)}) as url:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,18 +17,9 @@ from devkit.local import LEDGER_TABLE, LOCAL_REGION, QUEUE_NAME
 from ..support import CLI, ROOT, clean_environment, free_port, window_query
 
 NOT_OURS = "203.0.113.7"  # TEST-NET-3: documentation only, never an address of this machine
-
-
-def own_address() -> str | None:
-    """This machine's own non-loopback IPv4 address, found without sending anything; None when it has none."""
-    candidates: set[str] = set()
-    with suppress(OSError):  # the host name does not resolve
-        candidates |= {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, suppress(OSError):  # OSError: no route at all
-        probe.connect(("192.0.2.1", 9))  # a UDP "connection" only picks the route's source address
-        candidates.add(str(probe.getsockname()[0]))
-    usable = sorted(address for address in candidates if not ipaddress.ip_address(address).is_loopback)
-    return usable[0] if usable else None
+# Loopback too (127.0.0.0/8), but not the address of a server bound to 127.0.0.1: one bound to every interface
+# answers there, as it answers a container. The tests' traffic stays on loopback, never on this machine's network.
+SECOND_LOOPBACK = "127.0.0.2"
 
 
 @contextmanager
@@ -59,35 +49,34 @@ def emulator_process(*args: str) -> Iterator[dict[str, str]]:
         process.communicate(timeout=10)
 
 
-def test_the_emulator_and_moto_serve_requests_made_to_the_address_they_were_told_to_bind() -> None:
-    address = own_address()
-    if address is None:
-        # No address but loopback here: then an address that is not this machine's is refused, by name
-        with pytest.raises(OSError, match="assign requested address"):
-            Emulator(host=NOT_OURS)
-        return
-    # Given the emulator and moto told to listen on this machine's own, non-loopback address
-    with emulator_process("--host", address, "--port", "0", "--aws-port", str(free_port()), "--records", "25") as env:
-        endpoint = env["DCS_ENDPOINT"]
-        assert urlsplit(endpoint).hostname == address
-        # When the DCS client, allowed plain http (as sam local allows it), reads a window there
-        with DcsRestoresClient(endpoint, Credentials(DEFAULT_AK, DEFAULT_SK), allow_http=True) as client:
-            result = client.list_restores(window_query())
-        # Then the emulator answered it: every seeded record
-        assert result.total == len(result.records) == 25
-        # And moto answers on the same address, with the queue and the table made
+def test_on_every_interface_the_emulator_and_moto_answer_on_more_than_the_address_they_print() -> None:
+    # Given the emulator and moto told to listen on every interface, as sam local's containers need them
+    args = ("--host", "0.0.0.0", "--port", "0", "--aws-port", str(free_port()), "--records", "25")  # noqa: S104
+    with emulator_process(*args) as env:
+        # Then they print how this machine reaches them: on loopback
+        assert urlsplit(env["DCS_ENDPOINT"]).hostname == urlsplit(env["AWS_ENDPOINT_URL"]).hostname == "127.0.0.1"
+        # And the emulator answers the DCS client there, and on another address it was not bound to by name
+        for host in ("127.0.0.1", SECOND_LOOPBACK):
+            endpoint = env["DCS_ENDPOINT"].replace("127.0.0.1", host)
+            with DcsRestoresClient(endpoint, Credentials(DEFAULT_AK, DEFAULT_SK)) as client:
+                result = client.list_restores(window_query())
+            assert result.total == len(result.records) == 25
+        # And so does moto, with the queue and the table made
         import boto3
 
-        assert urlsplit(env["AWS_ENDPOINT_URL"]).hostname == address
         session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=LOCAL_REGION)
-        sqs = session.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
+        aws_endpoint = env["AWS_ENDPOINT_URL"].replace("127.0.0.1", SECOND_LOOPBACK)
+        sqs = session.client("sqs", endpoint_url=aws_endpoint)
         sqs.send_message(QueueUrl=env["FAILED_RESTORES_QUEUE_URL"], MessageBody="{}")
         assert env["FAILED_RESTORES_QUEUE_URL"].endswith(f"/{QUEUE_NAME}")
-        dynamodb = session.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"])
+        dynamodb = session.client("dynamodb", endpoint_url=aws_endpoint)
         assert dynamodb.describe_table(TableName=LEDGER_TABLE)["Table"]["TableName"] == LEDGER_TABLE
-    # And without being allowed plain http, the client refuses that address: it is not loopback
-    with pytest.raises(ValueError, match="https"):
-        DcsRestoresClient(endpoint, Credentials(DEFAULT_AK, DEFAULT_SK))
+
+
+def test_bound_to_loopback_alone_the_emulator_does_not_answer_on_another_address() -> None:
+    # What makes the test above worth its name: a server on 127.0.0.1 only is not reached through 127.0.0.2
+    with Emulator() as url, pytest.raises(ConnectionRefusedError):
+        socket.create_connection((SECOND_LOOPBACK, int(url.rsplit(":", 1)[1])), timeout=10).close()
 
 
 def test_on_every_interface_it_says_how_a_container_reaches_it() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from restore_watch.app import lambda_handler
 from restore_watch.budget import Timing
 from restore_watch.errors import ConfigurationError
 from restore_watch.runtime import connect, load_credentials
-from restore_watch.settings import Settings
+from restore_watch.settings import Settings, plain_http_allowed
 
 from ..support import AwsResources, fresh_container, load_event, use_function_environment, window_query
 
@@ -96,6 +97,74 @@ def test_an_endpoint_in_plain_http_off_loopback_is_refused_unless_sam_local_runs
         connect(Settings.from_env({**environ, "AWS_SAM_LOCAL": "true", "DCS_ENDPOINT": "http://h/v2"}), Timing())
 
 
+# What a container holds, of what the rule reads: sam local's (samcli/local/lambdafn/env_vars.py, and the image's
+# AWS_EXECUTION_ENV), and a deployed function's (Lambda's reserved variables; no log stream under SnapStart).
+SAM_LOCAL = {
+    "AWS_SAM_LOCAL": "true",
+    "AWS_LAMBDA_FUNCTION_NAME": "RestoreWatchFunction",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST",
+}
+DEPLOYED = {
+    "AWS_LAMBDA_FUNCTION_NAME": "dcs-restore-watch",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/01/[$LATEST]6f1c0e1b2a3d4c5e8f9a0b1c2d3e4f5a",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "allowed"),
+    [
+        ({}, False),
+        (SAM_LOCAL, True),  # a container of sam local
+        ({"AWS_SAM_LOCAL": "true"}, True),  # a developer's shell, outside any Lambda runtime
+        # Only "true", as sam local writes it
+        *(({**SAM_LOCAL, "AWS_SAM_LOCAL": value}, False) for value in ("1", "yes", "ON", "True", "TRUE", " true", "")),
+        ({"AWS_SAM_LOCAL": "1"}, False),
+        # Inside Lambda's runtime, only with the log stream name sam local gives
+        (DEPLOYED, False),
+        ({**DEPLOYED, "AWS_SAM_LOCAL": "true"}, False),
+        ({**DEPLOYED, "AWS_SAM_LOCAL": "true", "AWS_LAMBDA_LOG_STREAM_NAME": ""}, False),
+        ({"AWS_SAM_LOCAL": "true", "AWS_LAMBDA_FUNCTION_NAME": "dcs-restore-watch"}, False),  # SnapStart: no stream
+        ({"AWS_SAM_LOCAL": "true", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}, False),
+        ({"AWS_SAM_LOCAL": "true", "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST", "AWS_EXECUTION_ENV": "x"}, True),
+        ({**SAM_LOCAL, "AWS_LAMBDA_LOG_STREAM_NAME": "[$LATEST]"}, False),
+    ],
+)
+def test_plain_http_off_loopback_is_allowed_only_in_a_container_of_sam_local(
+    environ: dict[str, str], allowed: bool
+) -> None:
+    assert plain_http_allowed(environ) is allowed
+
+
+@pytest.mark.parametrize(
+    "platform",
+    [{**DEPLOYED, "AWS_SAM_LOCAL": "true"}, {**SAM_LOCAL, "AWS_SAM_LOCAL": "1"}, {**SAM_LOCAL, "AWS_SAM_LOCAL": "ON"}],
+)
+def test_a_deployed_function_or_a_loose_marker_sends_no_credentials_in_the_clear(platform: dict[str, str]) -> None:
+    # Given the emulator's address on a container's host, and credentials
+    environ = {**BASE, "DCS_CREDENTIALS_SECRET": "", "DCS_AK": "ak", "DCS_SK": "sk"}
+    environ["DCS_ENDPOINT"] = "http://host.docker.internal:8443"
+    # When the function builds its DCS client where sam local did not start it, Then plain http is refused by name
+    with pytest.raises(ConfigurationError, match="must use https") as raised:
+        connect(Settings.from_env({**environ, **platform}), Timing())
+    assert raised.value.variable == "DCS_ENDPOINT"
+    # While in sam local's own container it is allowed
+    connect(Settings.from_env({**environ, **SAM_LOCAL}), Timing()).close()
+
+
+def test_a_security_token_never_goes_over_plain_http_off_loopback_even_under_sam_local() -> None:
+    environ = {**BASE, "DCS_CREDENTIALS_SECRET": "", "DCS_AK": "ak", "DCS_SK": "sk"}
+    environ |= {"DCS_SECURITY_TOKEN": "sts-token-7f3a", "DCS_ENDPOINT": "http://host.docker.internal:8443"}
+    with pytest.raises(ConfigurationError, match="X-Security-Token never goes over plain http") as raised:
+        connect(Settings.from_env({**environ, **SAM_LOCAL}), Timing())
+    assert raised.value.variable == "DCS_ENDPOINT"
+    assert "sts-token-7f3a" not in str(raised.value)
+    # Over https, and to the emulator on loopback, the token goes as the credentials want it
+    connect(Settings.from_env({**environ, **SAM_LOCAL, "DCS_ENDPOINT": "https://dcs.example.com"}), Timing()).close()
+    connect(Settings.from_env({**environ, "DCS_ENDPOINT": "http://127.0.0.1:8443"}), Timing()).close()
+
+
 def test_empty_variables_are_unset_as_the_template_declares_them() -> None:
     environ = {**BASE, "DCS_REGION": "cn-north-4"}
     blanks = dict.fromkeys(("LEDGER_TTL_DAYS", "MAX_PAGE_BYTES", "SCHEDULE_LOOKBACK", "DCS_INSTANCE_ID"), "")
@@ -157,3 +226,13 @@ def test_a_function_run_with_the_sdks_names_signs_with_its_temporary_credentials
     # Then DCS accepted the signed token, and the project was the SDK's
     assert (result["instance_id"], result["project_id"]) == (DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID)
     assert result["total"] == 12
+
+
+@pytest.mark.parametrize("settings", [Settings, DiscoverySettings])
+def test_a_schedule_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window(
+    settings: type[Settings | DiscoverySettings],
+) -> None:
+    environ = {**BASE, "DCS_REGION": "cn-north-4"}
+    error = refused({**environ, "SCHEDULE_LOOKBACK": "PT0S"}, settings)
+    assert str(error) == "SCHEDULE_LOOKBACK: Input should be greater than 0 seconds"
+    assert settings.from_env({**environ, "SCHEDULE_LOOKBACK": "PT1S"}).schedule_lookback == timedelta(seconds=1)

@@ -76,3 +76,28 @@ def test_missing_fields_are_named() -> None:
     with pytest.raises(InvalidQueryError) as raised:
         RestoreQuery.of(project_id="p", begin_time="20240101000000", end_time="20240101000000")
     assert raised.value.field == "instance_id"
+
+
+# The years DCS reads are 1000 to 9999: strftime writes year 1 as "10101000000", not "00010101000000"
+TIMES_BEFORE_YEAR_1000 = ["00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"]
+FIRST_MOMENT_DCS_READS = ["10000101000000", "1000-01-01T00:00:00Z", "1000-01-01T08:00:00+08:00"]
+
+
+@pytest.mark.parametrize("time", TIMES_BEFORE_YEAR_1000)
+def test_a_begin_before_1000_is_refused_in_every_format(time: str) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        window_query(begin_time=time, end_time="10000101000000")
+    assert (raised.value.field, raised.value.reason) == ("begin_time", "must be in the years 1000 to 9999 (UTC)")
+
+
+@pytest.mark.parametrize("time", TIMES_BEFORE_YEAR_1000)
+def test_an_end_before_1000_is_refused_by_its_own_name(time: str) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        window_query(begin_time="10000101000000", end_time=time)
+    assert (raised.value.field, raised.value.reason) == ("end_time", "must be in the years 1000 to 9999 (UTC)")
+
+
+@pytest.mark.parametrize("time", FIRST_MOMENT_DCS_READS)
+def test_the_first_moment_of_year_1000_is_accepted_and_sent_with_four_digits(time: str) -> None:
+    query = window_query(begin_time=time, end_time="99991231235959")
+    assert query.page_params(0, 1)[:2] == [("begin_time", "10000101000000"), ("end_time", "99991231235959")]

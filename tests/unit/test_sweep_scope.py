@@ -104,3 +104,62 @@ def test_bad_input_is_refused_by_field_before_dcs(event: Any, field: str) -> Non
     with pytest.raises(InvalidQueryError) as refused:
         scope(event)
     assert refused.value.field == field
+
+
+BEFORE_YEAR_1000 = ["00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"]
+FIRST_OF_YEAR_1000 = ["10000101000000", "1000-01-01T00:00:00Z", "1000-01-01T08:00:00+08:00"]
+
+
+@pytest.mark.parametrize("time", BEFORE_YEAR_1000)
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"begin_time": "TIME", "end_time": "10000101000000"}, "begin_time"),
+        ({"begin_time": "10000101000000", "end_time": "TIME"}, "end_time"),
+        ({"scheduled_time": "TIME", "lookback": "PT1S"}, "scheduled_time"),
+    ],
+)
+def test_a_time_before_year_1000_is_refused_by_name_in_every_format(
+    time: str, event: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope({name: time if value == "TIME" else value for name, value in event.items()})
+    assert (refused.value.field, refused.value.reason) == (field, "must be in the years 1000 to 9999 (UTC)")
+
+
+@pytest.mark.parametrize("time", FIRST_OF_YEAR_1000)
+def test_the_first_moment_of_year_1000_is_accepted_in_every_format(time: str) -> None:
+    first = datetime(1000, 1, 1, tzinfo=UTC)
+    assert scope({"begin_time": time, "end_time": "10000102000000"}).begin_time == first
+    assert scope({"begin_time": time, "end_time": time}).end_time == first
+
+
+# MAX_WINDOW_DAYS is 7 in these settings: a window of exactly 7 days is swept, one second more is refused
+@pytest.mark.parametrize(
+    ("length", "accepted"),
+    [
+        (timedelta(days=7) - timedelta(seconds=1), True),
+        (timedelta(days=7), True),
+        (timedelta(days=7, seconds=1), False),
+    ],
+)
+def test_a_sweep_s_window_may_be_max_window_days_long_and_not_a_second_more(length: timedelta, accepted: bool) -> None:
+    begin = datetime(2024, 1, 1, tzinfo=UTC)
+    given = {"begin_time": begin.isoformat(), "end_time": (begin + length).isoformat()}
+    looked_back = {"scheduled_time": (begin + length).isoformat(), "lookback": length}
+    for event in (given, looked_back):
+        if accepted:
+            resolved = scope(event)
+            assert (resolved.begin_time, resolved.end_time) == (begin, begin + length)
+        else:
+            with pytest.raises(InvalidQueryError) as refused:
+                scope(event)
+            assert (refused.value.field, refused.value.reason) == ("begin_time", "the window is longer than 7 days")
+
+
+def test_a_sweep_s_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope({"lookback": "PT0S"})
+    assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
+    resolved = scope({"lookback": "PT1S"})
+    assert resolved.end_time - resolved.begin_time == timedelta(seconds=1)

@@ -247,3 +247,74 @@ def test_a_time_limit_out_of_range_or_not_an_integer_is_refused(limit: Any) -> N
     with pytest.raises(InvalidQueryError) as refused:
         request_from_event({"instance_id": "i-1", **WINDOW, "time_limit_seconds": limit}, SETTINGS)
     assert refused.value.field == "time_limit_seconds"
+
+
+# Every time an event gives is read one way (yyyyMMddHHmmss as UTC, or ISO 8601 with an offset) and checked
+# against the years DCS reads: a number is no time, and the 14-digit form is not a count of milliseconds.
+BEFORE_YEAR_1000 = ["00010101000000", "09991231000000", "0001-01-01T00:00:00Z", "0999-12-31T23:59:59Z"]
+FIRST_OF_YEAR_1000 = ["10000101000000", "1000-01-01T00:00:00Z", "1000-01-01T08:00:00+08:00"]
+
+
+@pytest.mark.parametrize("time", BEFORE_YEAR_1000)
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"instance_id": "i-1", "begin_time": "TIME", "end_time": "10000101000000"}, "begin_time"),
+        ({"instance_id": "i-1", "begin_time": "10000101000000", "end_time": "TIME"}, "end_time"),
+        ({"instance_id": "i-1", "scheduled_time": "10000102000000", "started_at": "TIME"}, "started_at"),
+        ({"instance_id": "i-1", "lookback": "PT1S", "scheduled_time": "TIME"}, "scheduled_time"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events", "time": "TIME"}, "time"),
+    ],
+)
+def test_a_time_before_year_1000_is_refused_by_name_in_every_format(
+    time: str, event: dict[str, str], field: str
+) -> None:
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event({name: time if value == "TIME" else value for name, value in event.items()}, settings)
+    assert (refused.value.field, refused.value.reason) == (field, "must be in the years 1000 to 9999 (UTC)")
+
+
+@pytest.mark.parametrize("time", FIRST_OF_YEAR_1000)
+def test_the_first_moment_of_year_1000_is_accepted_in_every_format(time: str) -> None:
+    first = datetime(1000, 1, 1, tzinfo=UTC)
+    direct = request_from_event({"instance_id": "i-1", "begin_time": time, "end_time": "10000102000000"}, SETTINGS)
+    assert direct.query.begin_time == first
+    followed = {"instance_id": "i-1", "scheduled_time": "1000-01-02T00:00:00Z", "started_at": time}
+    assert request_from_event(followed, SETTINGS).query.begin_time == first
+    at_once = request_from_event({"instance_id": "i-1", "scheduled_time": time, "started_at": time}, SETTINGS)
+    assert (at_once.query.begin_time, at_once.query.end_time) == (first, first)
+
+
+# MAX_WINDOW_DAYS is 7 in these settings: a window of exactly 7 days is read, one second more is refused
+BEGIN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("length", "accepted"),
+    [
+        (timedelta(days=7) - timedelta(seconds=1), True),
+        (timedelta(days=7), True),
+        (timedelta(days=7, seconds=1), False),
+    ],
+)
+def test_a_window_may_be_max_window_days_long_and_not_a_second_more(length: timedelta, accepted: bool) -> None:
+    event = {"instance_id": "i-1", "begin_time": BEGIN.isoformat(), "end_time": (BEGIN + length).isoformat()}
+    schedule = {"instance_id": "i-1", "lookback": length, "scheduled_time": (BEGIN + length).isoformat()}
+    for given in (event, schedule):
+        if accepted:
+            query = request_from_event(given, SETTINGS).query
+            assert (query.begin_time, query.end_time) == (BEGIN, BEGIN + length)
+        else:
+            with pytest.raises(InvalidQueryError) as refused:
+                request_from_event(given, SETTINGS)
+            assert (refused.value.field, refused.value.reason) == ("begin_time", "the window is longer than 7 days")
+
+
+def test_a_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -> None:
+    schedule = {"instance_id": "i-1", "scheduled_time": "2024-03-01T12:00:00Z"}
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event({**schedule, "lookback": "PT0S"}, SETTINGS)
+    assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
+    query = request_from_event({**schedule, "lookback": "PT1S"}, SETTINGS).query
+    assert query.end_time - query.begin_time == timedelta(seconds=1)

@@ -98,12 +98,15 @@ class DcsRestoresClient:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """``allow_http``: plain ``http://`` to any host, not only loopback. For a caller that knows it runs
-        locally (a container of ``sam local`` reaching the emulator on its host); this library cannot tell."""
+        locally (a container of ``sam local`` reaching the emulator on its host); this library cannot tell.
+        Even then, credentials with a security token are refused such an endpoint (see ``_check_endpoint``)."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         if min(max_records, max_instances, max_workers) < 1:
             raise ValueError("max_records, max_instances and max_workers must be at least 1")
-        self._base_url, self._host = _check_endpoint(endpoint, allow_http=allow_http)
+        self._base_url, self._host = _check_endpoint(
+            endpoint, allow_http=allow_http, security_token=bool(credentials.security_token)
+        )
         self._credentials = credentials
         self._timeouts = (connect_timeout, read_timeout)
         self._retry = retry or RetryPolicy()
@@ -600,15 +603,25 @@ def _window_index(page: Page, position: int) -> int:
     return next(itertools.islice(places, position, None))
 
 
-def _check_endpoint(endpoint: str, *, allow_http: bool = False) -> tuple[str, str]:
-    """``https://host[:port]``; plain ``http`` only on loopback, where the emulator runs, unless ``allow_http``."""
+def _check_endpoint(endpoint: str, *, allow_http: bool = False, security_token: bool = False) -> tuple[str, str]:
+    """``https://host[:port]``; plain ``http`` only on loopback, where the emulator runs, unless ``allow_http``.
+
+    A security token never goes over plain http off loopback, ``allow_http`` or not: the signature proves the
+    secret key without revealing it, but the token travels as it is, a credential in the clear.
+    """
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("the DCS endpoint must be an https:// URL")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError("the DCS endpoint must be scheme and host only, with no path, query or user")
-    if parts.scheme == "http" and not allow_http and not _is_loopback(parts.hostname):
-        raise ValueError("the DCS endpoint must use https (plain http is allowed on loopback only)")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if not allow_http:
+            raise ValueError("the DCS endpoint must use https (plain http is allowed on loopback only)")
+        if security_token:
+            raise ValueError(
+                "the DCS endpoint must use https: temporary credentials' X-Security-Token never goes over "
+                "plain http off loopback"
+            )
     return f"{parts.scheme}://{parts.netloc}", parts.netloc
 
 

@@ -28,22 +28,23 @@ def to_utc(value: Any) -> datetime:
         text = value.strip()
         if _DCS_TIME.match(text):
             try:
-                return datetime.strptime(text, DCS_TIME_FORMAT).replace(tzinfo=UTC)
+                value = datetime.strptime(text, DCS_TIME_FORMAT).replace(tzinfo=UTC)
             except ValueError:
                 raise ValueError(f"{text!r} is not a real date and time") from None
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone") from None
+        else:
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone") from None
     if not isinstance(value, datetime):
         raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("a datetime needs a timezone; yyyyMMddHHmmss is read as UTC")
-    try:
+    try:  # every format reaches the year check, yyyyMMddHHmmss too
         moment = value.astimezone(UTC).replace(microsecond=0)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
         raise ValueError("is out of range in UTC") from None
-    if not MIN_YEAR <= moment.year <= MAX_YEAR:  # DCS reads four-digit years only
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:  # DCS reads four-digit years; strftime writes year 1 as "1"
         raise ValueError(f"must be in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
     return moment
 
