@@ -705,6 +705,67 @@ def marked(entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "MessageBody": marked_possible_duplicate(entry["MessageBody"])}
 
 
+def test_the_ledger_keeps_claims_and_marks_for_its_ttl_from_when_each_is_written(aws: AwsResources) -> None:
+    # Given a ledger that keeps items a week, on a clock at 1,000,000
+    now = [1_000_000.0]
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, ttl=timedelta(days=7), clock=lambda: now[0])
+    week = 7 * 24 * 3600
+
+    def expires_at() -> int:
+        [item] = ledger_items(aws)
+        return int(item["expires_at"]["N"])
+
+    # When it claims r-1, Then the item expires a week from the claim
+    assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
+    assert expires_at() == 1_000_000 + week
+    # And when it marks r-1 forwarded a minute later, a week from the mark
+    now[0] += 60
+    ledger.confirm(failed("r-1"))
+    assert expires_at() == 1_000_060 + week
+
+
+@pytest.mark.parametrize("maybe_sent", [False, True])
+def test_a_run_whose_lease_lapsed_cannot_give_back_the_claim_another_run_took_since(
+    aws: AwsResources, maybe_sent: bool
+) -> None:
+    # Given run A, which claimed r-1 for 10 s and outlived its lease, and run B, which took the claim over since
+    now = [1_000_000.0]
+    run_a = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    run_b = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert run_a.claim(failed("r-1"), timedelta(seconds=10)) is Claim.TAKEN
+    now[0] += 11
+    assert run_b.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN_OVER
+    [taken] = ledger_items(aws)
+    # When A gives its claim back (as unsent, or as maybe sent)
+    assert run_a.release(failed("r-1"), maybe_sent=maybe_sent)
+    # Then B's claim is untouched: still B's, for B's lease, and a third run finds r-1 in flight
+    assert ledger_items(aws) == [taken]
+    assert int(taken["lease_until"]["N"]) == 1_000_011 + 130
+    third = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert third.claim(failed("r-1"), timedelta(seconds=130)) is Claim.IN_FLIGHT
+
+
+@pytest.mark.parametrize(("work_seconds", "claimed"), [(11.0, 4), (12.0, 5)])
+def test_a_wave_of_claims_starts_only_with_time_to_claim_send_and_settle_it(
+    aws: AwsResources, work_seconds: float, claimed: int
+) -> None:
+    # Given one ledger call at a time, each taking 1 s, an instant SQS, and ``work_seconds`` of work left.
+    # Before its wave k (k waves taken), a claim needs 1 s for itself, 1 s for each of the k + 1 marks it
+    # leaves, 1 s to send (no send seen yet) and 1 s to spare: k + 4 s, while 11 - k s are left (12 - k).
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 1.0, clock)
+    run = budget(work_seconds + TIMING.response_reserve, clock)
+    restores = [failed(f"r-{n}") for n in range(8)]
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(aws, dynamodb=dynamodb, workers=1).forward(restores, run)
+    # Then the last wave started had just the time it needed (11 s: the fourth, 7 s left; 12 s: the fifth, 8 s
+    # left), the next did not start, and every claim taken was sent and marked
+    assert dynamodb.calls == ["put_item"] * claimed + ["update_item"] * claimed
+    assert queued_ids(aws) == [f"r-{n}" for n in range(claimed)]
+    assert raised.value.unsent == [f"r-{n}" for n in range(claimed, 8)]
+    assert run.work.remaining() == work_seconds - 2 * claimed
+
+
 @pytest.mark.long
 def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsResources) -> None:
     sqs = FlakySqs()
