@@ -1,6 +1,6 @@
 """SQS stores a SendMessageBatch but its answer comes after the client's read timeout: moto's server over HTTP.
 
-The function's own clients (``build_forwarder``, with a short read timeout) meet the late answer of
+The function's own clients (``build_forwarder``, with their own timeouts) meet the late answer of
 ``tests.faults.aws_faults``: the batch is stored, and the client cannot know it. A standard queue then
 holds those restores twice; what the function owes is to say so: the resent messages marked
 ``possible_duplicate``, the ``PossibleDuplicates`` metric, a warning naming the restore IDs. A FIFO
@@ -42,8 +42,9 @@ QUERY = RestoreQuery.of(
     begin_time="20240101000000",
     end_time="20240131000000",
 )
-# A read timeout short enough for a test, long enough that moto on loopback answers everything else in time.
-QUICK = Timing(aws_connect_timeout=1.0, aws_read_timeout=1.5)
+# The function's own timeouts: a late answer costs the read timeout (5 s), and no other call of a loaded
+# machine's moto is taken for a late answer (which a shorter timeout did, once, on a machine 10 times oversubscribed).
+TIMING = Timing()
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def metrics() -> Iterator[Metrics]:
     metrics.clear_metrics()
 
 
-def watch(metrics: Metrics, timing: Timing = QUICK) -> RestorePayload:
+def watch(metrics: Metrics, timing: Timing = TIMING) -> RestorePayload:
     """One invocation's watch of the window, in a fresh container whose clients use ``timing``."""
     fresh_container()
     return RestoreWatch(Runtime(Settings.from_env(os.environ), timing), metrics).watch(QUERY, Budget.of(60.0, timing))
@@ -165,7 +166,7 @@ def test_a_run_that_cannot_resend_after_a_late_answer_tells_the_ledger_and_its_r
     # Given a run that may make one call per batch, and SQS storing its first batch but answering late
     aws.faults.late["SendMessageBatch"] = 1
     with pytest.raises(ForwardingError) as raised:
-        watch(metrics, Timing(aws_connect_timeout=1.0, aws_read_timeout=1.5, send_attempts=1))
+        watch(metrics, Timing(send_attempts=1))
     # Then the run fails, naming the ten whose answer was lost as unsent, and saying they may be queued already
     assert len(raised.value.unsent) == 10
     assert "10 of them may be in the queue already" in str(raised.value)
@@ -193,12 +194,12 @@ def test_a_run_that_cannot_resend_after_a_late_answer_tells_the_ledger_and_its_r
 def test_a_resend_is_marked_after_a_5xx_and_not_after_a_4xx(aws: Aws, code: str, maybe_stored: bool) -> None:
     # Given SQS failing one SendMessageBatch: a 500 (it may have stored the batch) or a 400 (it processed nothing)
     aws.faults.script.append(("SendMessageBatch", code))
-    forwarder = build_forwarder(aws.queue_url, aws.table_name, timedelta(days=1), QUICK)
+    forwarder = build_forwarder(aws.queue_url, aws.table_name, timedelta(days=1), TIMING)
     restore = FailedRestore(
         "proj", "inst", RestoreRecord(restore_id="r-1", status=RestoreStatus.FAILED), datetime.now(UTC)
     )
     # When a failed restore is forwarded
-    outcome = forwarder.forward([restore], Budget.of(60.0, QUICK))
+    outcome = forwarder.forward([restore], Budget.of(60.0, TIMING))
     # Then the resend is marked, and counted, only where the failed call may have been stored
     assert aws.faults.injected[f"SendMessageBatch:{code}"] == 1
     [message] = bodies(receive_all(aws.queue_url, visible_again=True))
