@@ -38,19 +38,24 @@ class Timing:
     lease_margin: float = 10.0  # a ledger claim outlives the invocation by this much
     # boto3 clients: connect and read timeouts per attempt, attempts per call. The attempts are
     # botocore's ``total_max_attempts``, which counts the first one; its ``max_attempts`` counts
-    # only the retries (3 there made 4 attempts against an endpoint that never answered).
+    # only the retries (3 there made 4 attempts against an endpoint that never answered). They
+    # are the ledger's (DynamoDB): SQS's client makes one attempt a call (see send_attempts).
     aws_connect_timeout: float = 2.0
     aws_read_timeout: float = 5.0
     aws_max_attempts: int = 3
-    # Forwarding's own retries, on top of botocore's:
-    send_attempts: int = 4  # SendMessageBatch calls per batch (entries SQS reported Failed, calls botocore gave up)
+    # Forwarding's own retries:
+    # SendMessageBatch calls per batch, each one attempt: botocore would repeat a call whose answer was
+    # lost unseen, so the publisher does, marking what SQS may already hold (entries reported Failed,
+    # throttled or failed calls, answers lost).
+    send_attempts: int = 6
     confirm_attempts: int = 5  # rounds of marking sent restores in the ledger, until the deadline
     retry_base_delay: float = 0.1  # jittered pause before retry n: up to this x 2**n
 
     def aws_call_worst(self) -> float:
-        """The longest one SQS or DynamoDB call may take: every attempt times out after connecting
+        """The longest one DynamoDB call may take: every attempt times out after connecting
         and reading as long as allowed, with botocore's longest backoff between (up to 2**n s
-        before retry n when throttled). A server's ``x-amz-retry-after`` may add up to 5 s a retry."""
+        before retry n when throttled). A server's ``x-amz-retry-after`` may add up to 5 s a retry.
+        An SQS call is one attempt: ``aws_connect_timeout + aws_read_timeout``."""
         backoff = sum(min(2.0**retry, 20.0) for retry in range(self.aws_max_attempts - 1))
         return self.aws_max_attempts * (self.aws_connect_timeout + self.aws_read_timeout) + backoff
 

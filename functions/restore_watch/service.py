@@ -111,9 +111,11 @@ class RestoreWatch:
             )
         except ForwardingError as error:
             self._count("FailedForwarded", error.queued)  # what was queued before it failed is queued
+            self._count("PossibleDuplicates", error.possible_duplicates)
             raise
         self._count("FailedForwarded", forwarded.queued)
         self._count("AlreadyForwarded", forwarded.already_forwarded)
+        self._count("PossibleDuplicates", forwarded.possible_duplicates)
         return forwarded
 
     def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:

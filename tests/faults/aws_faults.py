@@ -10,6 +10,9 @@ Two things set it apart from ``ThreadedMotoServer``:
   the HTTP status and ``__type`` AWS would send (throttling, internal errors, a service down), or,
   for ``SendMessageBatch``, entries reported ``Failed`` while the others really are queued. The
   clients' own retries (botocore's, the forwarder's) meet them exactly as they would in AWS.
+- **Answers that come too late.** A request named in ``late`` is carried out by moto, and its
+  answer held until the client has hung up (its read timed out): the request took effect, and
+  the client cannot know it. No timing is guessed: the answer waits for the hang-up itself.
 
 Only the function's own operations are faulted; the tests' setup and reads (``CreateQueue``,
 ``ReceiveMessage``, ``Scan``...) always work.
@@ -20,7 +23,10 @@ from __future__ import annotations
 import json
 import logging
 import random
+import select
+import socket
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -57,6 +63,7 @@ class AwsFaults:
     partial_rate: float = 0.0  # chance that a SendMessageBatch reports some of its entries Failed
     down: set[str] = field(default_factory=set)  # operations that fail every time (503)
     script: deque[tuple[str, str]] = field(default_factory=deque)  # (operation, error code) for the next ones
+    late: Counter[str] = field(default_factory=Counter)  # operation -> how many of its next calls are answered late
     seed: int = 0
     injected: Counter[str] = field(default_factory=Counter)  # "Operation:Code" -> how many were injected
 
@@ -67,6 +74,14 @@ class AwsFaults:
         self.rate = self.partial_rate = 0.0
         self.down.clear()
         self.script.clear()
+        self.late.clear()
+
+    def answer_late(self, operation: str) -> bool:
+        """Whether this call of ``operation`` is to be carried out but answered only after the client hung up."""
+        if self.late[operation] <= 0:
+            return False
+        self.late[operation] -= 1
+        return True
 
     def _scripted(self, operation: str) -> str | None:
         for index, (scripted_operation, code) in enumerate(self.script):
@@ -111,9 +126,15 @@ class FaultyMoto:
             if error is not None:
                 self.faults.injected[f"{operation}:{error[1]}"] += 1
                 return _error(start_response, *error)
+            late = operation in FAULTABLE and self.faults.answer_late(operation)
             if operation == "SendMessageBatch":
-                return self._partly_failed_batch(environ, start_response)
-            return list(self._moto(environ, start_response))
+                answer = self._partly_failed_batch(environ, start_response)
+            else:
+                answer = list(self._moto(environ, start_response))
+        if late:  # outside the lock: the client's next requests are served meanwhile
+            _wait_for_hang_up(environ["werkzeug.socket"])
+            self.faults.injected[f"{operation}:answered late"] += 1
+        return answer
 
     def _partly_failed_batch(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Queue only some entries for real and report the others ``Failed``, as SQS may."""
@@ -146,6 +167,21 @@ class FaultyMoto:
         return list(
             self._moto({**environ, "wsgi.input": BytesIO(raw), "CONTENT_LENGTH": str(len(raw))}, start_response)
         )
+
+
+HANG_UP_LIMIT = 60.0  # a client that never hangs up gets its answer after this long (a test's bug, not luck)
+
+
+def _wait_for_hang_up(connection: socket.socket) -> None:
+    """Return once the client has closed ``connection`` (a read that times out closes it), or after the limit."""
+    give_up = time.monotonic() + HANG_UP_LIMIT
+    while time.monotonic() < give_up:
+        readable, _, _ = select.select([connection], [], [], 0.05)
+        try:
+            if readable and not connection.recv(1, socket.MSG_PEEK):
+                return  # end of stream: the client hung up
+        except OSError:  # reset by the client: hung up as well
+            return
 
 
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -132,63 +131,94 @@ def test_random_faults_everywhere_converge_to_each_restore_once(aws: Aws, record
 
 
 class SilentEndpoint:
-    """A loopback endpoint that accepts connections, reads requests and never answers; it counts the POSTs."""
+    """A loopback endpoint that never answers. The kernel takes each connection and request; nothing reads
+    them until the test collects them, once the client is done with them (it closes every connection whose
+    read timed out), so what was sent is all there to count, however slowly this machine runs."""
 
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.posts = 0
-        self.connections: list[socket.socket] = []
-        self.lock = threading.Lock()
 
-    def serve(self) -> None:
+    def received(self) -> bytes:
+        """Every byte sent so far, each connection read to its end."""
+        self.server.setblocking(False)
+        received = bytearray()
         while True:
             try:
                 connection, _ = self.server.accept()
-            except OSError:  # closed: the test is over
-                return
-            self.connections.append(connection)
-            threading.Thread(target=self.read, args=(connection,), daemon=True).start()
-
-    def read(self, connection: socket.socket) -> None:
-        with connection:
-            while True:
-                try:
-                    data = connection.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                with self.lock:
-                    self.posts += data.count(b"POST ")
+            except BlockingIOError:
+                return bytes(received)
+            with connection:
+                connection.settimeout(10.0)  # the client has closed it: its end comes at once
+                while data := connection.recv(65536):
+                    received += data
 
 
 @pytest.fixture
 def silent_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentEndpoint]:
     endpoint = SilentEndpoint()
-    threading.Thread(target=endpoint.serve, daemon=True).start()
     use_moto_credentials(monkeypatch, endpoint.url)
     yield endpoint
     endpoint.server.close()
-    for connection in endpoint.connections:
-        connection.close()
 
 
-def test_a_call_to_an_endpoint_that_never_answers_makes_the_attempts_timing_allows(
+def test_a_ledger_call_to_an_endpoint_that_never_answers_makes_the_attempts_timing_allows(
     silent_endpoint: SilentEndpoint,
 ) -> None:
-    # Given the function's clients, built from a Timing with short timeouts, and an SQS that never answers
-    timing = Timing(aws_connect_timeout=0.5, aws_read_timeout=0.3, send_attempts=1)
-    forwarder = build_forwarder(f"{silent_endpoint.url}/123456789012/failed-restores", None, timedelta(days=1), timing)
+    # Given the function's clients, built from a Timing with short timeouts, and a DynamoDB that never answers
+    timing = Timing(aws_connect_timeout=0.5, aws_read_timeout=0.3)
+    forwarder = build_forwarder(f"{silent_endpoint.url}/123456789012/q", "ledger", timedelta(days=1), timing)
     record = RestoreRecord(restore_id="r-1", status=RestoreStatus.FAILED)
-    # When one batch is sent
+    # When one restore is claimed
     started = time.monotonic()
-    with pytest.raises(ForwardingError):
+    with pytest.raises(LedgerUnavailableError, match="ReadTimeoutError"):
         forwarder.forward([FailedRestore("proj", "inst", record, datetime.now(UTC))], Budget.of(60.0, timing))
     spent = time.monotonic() - started
     # Then botocore made as many attempts as Timing says (the first included), within the worst case it computes
-    assert silent_endpoint.posts == timing.aws_max_attempts
+    assert silent_endpoint.received().count(b"POST ") == timing.aws_max_attempts
     assert timing.aws_max_attempts * timing.aws_read_timeout <= spent <= timing.aws_call_worst()
+
+
+def test_a_send_to_an_sqs_that_never_answers_is_one_attempt_a_try_and_the_retries_are_marked(
+    silent_endpoint: SilentEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given the function's clients, built from a Timing with short timeouts, and an SQS that never answers
+    timing = Timing(aws_connect_timeout=0.5, aws_read_timeout=0.3, send_attempts=3)
+    forwarder = build_forwarder(f"{silent_endpoint.url}/123456789012/q", None, timedelta(days=1), timing)
+    record = RestoreRecord(restore_id="r-1", status=RestoreStatus.FAILED)
+    # When one batch is sent
+    with pytest.raises(ForwardingError) as raised:
+        forwarder.forward([FailedRestore("proj", "inst", record, datetime.now(UTC))], Budget.of(60.0, timing))
+    # Then each of the publisher's tries was one POST: botocore repeated none of them
+    received = silent_endpoint.received()
+    assert received.count(b"POST ") == timing.send_attempts
+    # And since each may have been stored, every try after the first carried the mark
+    assert received.count(b"possible_duplicate") == timing.send_attempts - 1
+    assert raised.value.unsent == ["r-1"]
+    assert "may be in the queue already" in str(raised.value)
+    lost = [r for r in caplog.records if r.getMessage().startswith("SendMessageBatch answer lost")]
+    assert [(r.__dict__["code"], r.__dict__["restore_ids"]) for r in lost] == [("ReadTimeoutError", ["r-1"])] * 3
+
+
+def test_a_send_to_an_endpoint_that_refuses_connections_is_retried_unmarked(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an SQS endpoint where nothing listens: the connection is refused before any request leaves
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    use_moto_credentials(monkeypatch, endpoint)
+    timing = Timing(aws_connect_timeout=0.5, aws_read_timeout=0.3, send_attempts=3)
+    forwarder = build_forwarder(f"{endpoint}/123456789012/q", None, timedelta(days=1), timing)
+    record = RestoreRecord(restore_id="r-1", status=RestoreStatus.FAILED)
+    # When one batch is sent
+    with pytest.raises(ForwardingError) as raised:
+        forwarder.forward([FailedRestore("proj", "inst", record, datetime.now(UTC))], Budget.of(60.0, timing))
+    # Then every try failed as a plain failure: SQS cannot hold what never reached it
+    assert "may be in the queue already" not in str(raised.value)
+    assert "EndpointConnectionError" in str(raised.value)
+    failures = [r for r in caplog.records if r.getMessage().startswith("SendMessageBatch")]
+    assert [(r.getMessage(), r.__dict__["code"]) for r in failures] == [
+        ("SendMessageBatch failed", "EndpointConnectionError")
+    ] * timing.send_attempts
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from dcs_restores import RestoreRecord, RestoreStatus
 from restore_watch.budget import Budget, Timing
@@ -28,8 +29,9 @@ from restore_watch.forwarding import (
     ForwardingError,
     LedgerUnavailableError,
 )
+from restore_watch.forwarding.failed_restore import marked_possible_duplicate
 from restore_watch.forwarding.ledger import Ledger
-from restore_watch.forwarding.publisher import MAX_BATCH_ENTRIES, QueuePublisher
+from restore_watch.forwarding.publisher import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueuePublisher
 
 from ..support import AwsResources
 
@@ -67,11 +69,15 @@ class FlakySqs:
         self.fail_calls = fail_calls
         self.fail_after_calls = fail_after_calls
         self.calls: list[int] = []
+        self.sent: list[dict[str, Any]] = []  # every entry of every call, as sent
+        self.batches: list[list[dict[str, Any]]] = []
         self.lock = threading.Lock()  # batches of a standard queue go out at once
 
     def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
         with self.lock:
             self.calls.append(len(Entries))
+            self.sent.extend(Entries)
+            self.batches.append(Entries)
             after = self.fail_after_calls
             fail = self.fail_calls > 0 or (after is not None and len(self.calls) > after)
             self.fail_calls -= fail
@@ -79,7 +85,11 @@ class FlakySqs:
             self.fail_entries = 0 if not fail else self.fail_entries
         if fail:
             raise self.real.exceptions.ClientError(
-                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendMessageBatch"
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},  # as botocore reads it: SQS processed nothing
+                },
+                "SendMessageBatch",
             )
         answer: dict[str, Any] = self.real.send_message_batch(QueueUrl=QueueUrl, Entries=accepted) if accepted else {}
         answer.setdefault("Successful", [])
@@ -169,8 +179,11 @@ def test_entries_reported_failed_are_resent(aws: AwsResources) -> None:
 
 def test_a_throttled_call_is_retried(aws: AwsResources) -> None:
     sqs = FlakySqs(fail_calls=2)
-    assert forwarder(aws, sqs).forward([failed("r-1")], budget()).queued == 1
+    outcome = forwarder(aws, sqs).forward([failed("r-1")], budget())
+    assert (outcome.queued, outcome.possible_duplicates) == (1, 0)
     assert sqs.calls == [1, 1, 1]
+    # A throttled call (a 4xx) stored nothing: the resend is no possible duplicate
+    assert "possible_duplicate" not in aws.messages()[0]["Body"]
 
 
 def test_a_run_that_fails_halfway_is_retried_without_loss_or_double(aws: AwsResources) -> None:
@@ -226,9 +239,11 @@ def test_a_claim_left_by_a_crashed_run_is_not_lost(aws: AwsResources) -> None:
         forwarder(aws, clock=lambda: claimed_at + 60).forward([failed("r-1")], budget())
     # Then the retry fails rather than calling it forwarded
     assert raised.value.in_flight == ["r-1"]
-    # And once the lease has run out, a retry sends it
-    assert forwarder(aws, clock=lambda: claimed_at + 131).forward([failed("r-1")], budget()).queued == 1
+    # And once the lease has run out, a retry sends it, marked: the run that died may have sent it first
+    retry = forwarder(aws, clock=lambda: claimed_at + 131).forward([failed("r-1")], budget())
+    assert (retry.queued, retry.possible_duplicates) == (1, 1)
     assert queued_ids(aws) == ["r-1"]
+    assert json.loads(aws.messages()[0]["Body"])["possible_duplicate"] is True
 
 
 def test_a_claim_lasts_as_long_as_the_invocation_may_and_a_margin(aws: AwsResources) -> None:
@@ -452,6 +467,8 @@ def test_a_claim_retried_after_its_first_attempt_landed_is_still_this_runs(aws: 
     assert (outcome.queued, outcome.already_forwarded) == (2, 0)
     assert queued_ids(aws) == ["r-1", "r-2"]
     assert ledger_states(aws) == {"r-1": "forwarded", "r-2": "forwarded"}
+    # And since what the first attempt replaced was lost with its answer (a lapsed claim, perhaps), both are marked
+    assert outcome.possible_duplicates == 2
 
 
 def test_any_free_text_field_is_cut_when_it_alone_would_pass_the_limit(aws: AwsResources) -> None:
@@ -600,8 +617,8 @@ def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
     assert ledger.claim(failed("r-1"), lease) is Claim.IN_FLIGHT
     # When the lease has run out
     now[0] += 131
-    # Then another run may claim and send it
-    assert ledger.claim(failed("r-1"), lease) is Claim.TAKEN
+    # Then another run may claim and send it, knowing that the run before may have sent it
+    assert ledger.claim(failed("r-1"), lease) is Claim.TAKEN_OVER
 
 
 def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
@@ -627,6 +644,126 @@ def test_a_forwarded_restore_is_not_sent_again_by_a_retry_long_after(aws: AwsRes
     assert (retry.queued, retry.already_forwarded) == (0, 1)
     assert queued_ids(aws) == ["r-1"]
     assert ledger_states(aws) == {"r-1": "forwarded"}
+
+
+class AnswerLostOnce(FlakySqs):
+    """The real (moto) SQS on the budget's clock, each call taking ``seconds``, whose first SendMessageBatch is
+    stored but answered after botocore's read timeout."""
+
+    def __init__(self, clock: ClockOfCalls, seconds: float) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        self.clock.advance(self.seconds)
+        answer = super().send_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+        if len(self.calls) == 1:
+            raise ReadTimeoutError(endpoint_url=QueueUrl)
+        return answer
+
+
+@pytest.mark.parametrize(("seconds", "marked"), [(10.0, False), (290.0, True)])
+def test_a_fifo_resend_is_marked_only_once_sqs_may_no_longer_drop_it(
+    aws: AwsResources, seconds: float, marked: bool
+) -> None:
+    # Given a FIFO queue whose first SendMessageBatch is stored but its answer lost, each call taking ``seconds``
+    fifo = AwsResources.create(fifo=True)
+    clock = ClockOfCalls()
+    sqs = AnswerLostOnce(clock, seconds)
+    # When a failed restore is forwarded
+    outcome = forwarder(fifo, sqs, ledger=False).forward([failed("r-1")], budget(900.0, clock))
+    # Then the resend went 10 s after the first try began, which SQS drops if it stored the first (same
+    # deduplication ID, within 5 minutes), unmarked; or 290 s after, too close to those 5 minutes: marked
+    first, resent = (json.loads(entry["MessageBody"]) for entry in sqs.sent)
+    assert "possible_duplicate" not in first
+    assert resent.get("possible_duplicate", False) is marked
+    assert outcome.possible_duplicates == int(marked)
+
+
+def test_a_batch_leaves_room_for_marking_every_entry_possible_duplicate(aws: AwsResources) -> None:
+    # Given restores so large that three fit one batch as first sent, but not as sent again marked
+    trial = FlakySqs()
+    forwarder(aws, trial, ledger=False).forward([failed("r-9", remark="x" * 300_000)], budget())
+    [entry] = trial.sent
+    size, mark = entry_bytes(entry), entry_bytes(marked(entry)) - entry_bytes(entry)
+    third = MAX_BATCH_BYTES // 3
+    remark = 300_000 + third - size  # an entry grows with its remark, byte for byte: this one is a third of 1 MiB
+    assert 3 * third <= MAX_BATCH_BYTES < 3 * (third + mark)
+    sqs = FlakySqs()
+    # When they are forwarded
+    forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n}", remark="x" * remark) for n in range(3)], budget())
+    # Then no batch would pass 1 MiB if all its entries had to go again marked
+    assert sorted(sqs.calls, reverse=True) == [2, 1]
+    assert all(sum(entry_bytes(marked(entry)) for entry in batch) <= MAX_BATCH_BYTES for batch in sqs.batches)
+
+
+def entry_bytes(entry: dict[str, Any]) -> int:
+    return len(json.dumps(entry).encode())
+
+
+def marked(entry: dict[str, Any]) -> dict[str, Any]:
+    return {**entry, "MessageBody": marked_possible_duplicate(entry["MessageBody"])}
+
+
+def test_the_ledger_keeps_claims_and_marks_for_its_ttl_from_when_each_is_written(aws: AwsResources) -> None:
+    # Given a ledger that keeps items a week, on a clock at 1,000,000
+    now = [1_000_000.0]
+    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, ttl=timedelta(days=7), clock=lambda: now[0])
+    week = 7 * 24 * 3600
+
+    def expires_at() -> int:
+        [item] = ledger_items(aws)
+        return int(item["expires_at"]["N"])
+
+    # When it claims r-1, Then the item expires a week from the claim
+    assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
+    assert expires_at() == 1_000_000 + week
+    # And when it marks r-1 forwarded a minute later, a week from the mark
+    now[0] += 60
+    ledger.confirm(failed("r-1"))
+    assert expires_at() == 1_000_060 + week
+
+
+@pytest.mark.parametrize("maybe_sent", [False, True])
+def test_a_run_whose_lease_lapsed_cannot_give_back_the_claim_another_run_took_since(
+    aws: AwsResources, maybe_sent: bool
+) -> None:
+    # Given run A, which claimed r-1 for 10 s and outlived its lease, and run B, which took the claim over since
+    now = [1_000_000.0]
+    run_a = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    run_b = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert run_a.claim(failed("r-1"), timedelta(seconds=10)) is Claim.TAKEN
+    now[0] += 11
+    assert run_b.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN_OVER
+    [taken] = ledger_items(aws)
+    # When A gives its claim back (as unsent, or as maybe sent)
+    assert run_a.release(failed("r-1"), maybe_sent=maybe_sent)
+    # Then B's claim is untouched: still B's, for B's lease, and a third run finds r-1 in flight
+    assert ledger_items(aws) == [taken]
+    assert int(taken["lease_until"]["N"]) == 1_000_011 + 130
+    third = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    assert third.claim(failed("r-1"), timedelta(seconds=130)) is Claim.IN_FLIGHT
+
+
+@pytest.mark.parametrize(("work_seconds", "claimed"), [(11.0, 4), (12.0, 5)])
+def test_a_wave_of_claims_starts_only_with_time_to_claim_send_and_settle_it(
+    aws: AwsResources, work_seconds: float, claimed: int
+) -> None:
+    # Given one ledger call at a time, each taking 1 s, an instant SQS, and ``work_seconds`` of work left.
+    # Before its wave k (k waves taken), a claim needs 1 s for itself, 1 s for each of the k + 1 marks it
+    # leaves, 1 s to send (no send seen yet) and 1 s to spare: k + 4 s, while 11 - k s are left (12 - k).
+    clock = ClockOfCalls()
+    dynamodb = Clocked(boto3.client("dynamodb"), 1.0, clock)
+    run = budget(work_seconds + TIMING.response_reserve, clock)
+    restores = [failed(f"r-{n}") for n in range(8)]
+    with pytest.raises(ForwardingError) as raised:
+        forwarder(aws, dynamodb=dynamodb, workers=1).forward(restores, run)
+    # Then the last wave started had just the time it needed (11 s: the fourth, 7 s left; 12 s: the fifth, 8 s
+    # left), the next did not start, and every claim taken was sent and marked
+    assert dynamodb.calls == ["put_item"] * claimed + ["update_item"] * claimed
+    assert queued_ids(aws) == [f"r-{n}" for n in range(claimed)]
+    assert raised.value.unsent == [f"r-{n}" for n in range(claimed, 8)]
+    assert run.work.remaining() == work_seconds - 2 * claimed
 
 
 @pytest.mark.long

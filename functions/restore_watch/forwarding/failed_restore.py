@@ -16,10 +16,17 @@ MAX_BODY_BYTES = (
 )  # the attributes (IDs of at most 256 characters, a short code) fit in the rest
 FREE_TEXT = ("restore_name", "backup_id", "backup_name", "restore_remark", "backup_remark", "error_code")  # unbounded
 CUT_TO = 1_024  # characters a cut field keeps
+_MARK = ',"possible_duplicate":true'  # what marked_possible_duplicate adds (ASCII: as many bytes as characters)
 
 
 def _compact(body: dict[str, object]) -> str:
     return json.dumps(body, separators=(",", ":"))
+
+
+def marked_possible_duplicate(body: str) -> str:
+    """A message body of ``FailedRestore.message_body`` with ``"possible_duplicate": true`` as its last field:
+    sent again after SQS's answer to an earlier send was lost, so SQS may hold it twice."""
+    return f"{body[:-1]}{_MARK}}}"
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,15 @@ class FailedRestore:
 
         A record too large for one SQS message has its longest free-text fields cut to
         ``CUT_TO`` characters, one at a time until it fits, and says which in ``cut_fields``:
-        a failed restore is never dropped for the size of its remarks.
+        a failed restore is never dropped for the size of its remarks. It is fitted with room
+        for ``marked_possible_duplicate``'s field, so a marked resend is cut as the first send was.
         """
         body = self.record.model_dump(mode="json")
         body.update(instance_id=self.instance_id, project_id=self.project_id, seen_at=self.seen_at.isoformat())
         text = _compact(body)
         cut: list[str] = []
         for field in sorted(FREE_TEXT, key=lambda name: len(body.get(name) or ""), reverse=True):
-            if len(text.encode()) <= MAX_BODY_BYTES or len(body.get(field) or "") <= CUT_TO:
+            if len(text.encode()) + len(_MARK) <= MAX_BODY_BYTES or len(body.get(field) or "") <= CUT_TO:
                 break
             body[field] = body[field][:CUT_TO]
             cut.append(field)

@@ -9,6 +9,11 @@ there is time for it, for sending, and for settling every claim taken (each step
 has taken so far), with the least time for one more call to spare. What is left is named in
 ``ForwardingError`` for the retry.
 
+Where SQS may already hold a restore (a send whose answer was lost, or a lapsed claim taken
+over: its run may have sent it), its message goes out marked ``possible_duplicate`` and is
+counted; a claim given back on such a restore is lapsed rather than deleted, so that the retry
+that takes it over marks it too.
+
 Nothing here imports boto3 or botocore: ``build_forwarder`` does, when it is first called.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -72,6 +77,8 @@ class _Tally:
     untried: list[FailedRestore] = field(default_factory=list)  # never claimed
     stopped: str = "before the deadline"  # why the untried were not tried
     send_errors: Counter[str] = field(default_factory=Counter)  # AWS's codes for the sends that failed
+    marked: list[FailedRestore] = field(default_factory=list)  # sent marked possible_duplicate
+    maybe_sent: set[str] = field(default_factory=set)  # keys of restores SQS may already hold
 
 
 class FailedRestoreForwarder:
@@ -119,7 +126,9 @@ class FailedRestoreForwarder:
             pool.shutdown(wait=True, cancel_futures=True)
         if tally.unsent or tally.in_flight or tally.unconfirmed or tally.untried:
             raise _left_for_retry(tally, ForwardingError)
-        return Forwarded(queued=len(tally.sent), already_forwarded=len(tally.forwarded))
+        return Forwarded(
+            queued=len(tally.sent), already_forwarded=len(tally.forwarded), possible_duplicates=len(tally.marked)
+        )
 
     def _forward_chunk(
         self, chunk: Sequence[FailedRestore], budget: Budget, pace: _Pace, tally: _Tally, pool: Executor
@@ -140,15 +149,24 @@ class FailedRestoreForwarder:
             sent, unsent = list[FailedRestore](), taken
         else:
             try:
-                sending = self._publisher.send(taken, work.before(settling), timing, pool)
+                sending = self._publisher.send(
+                    taken, work.before(settling), timing, pool, sent_before=frozenset(tally.maybe_sent)
+                )
             except BaseException:  # re-raised, once no claim of this chunk is left to block the retry
-                self._release(taken, work, timing, pool)
+                self._release(taken, work, timing, pool, tally.maybe_sent)
                 raise
             sent, unsent = sending.sent, sending.unsent
             tally.send_errors.update(sending.errors)
+            tally.maybe_sent.update(restore.key for restore in sending.maybe_sent)
+            tally.marked.extend(sending.marked)
+            if sending.marked:
+                logger.warning(
+                    "failed restores queued marked possible_duplicate: SQS may hold them twice",
+                    extra={"restore_ids": _ids(sending.marked)},
+                )
             if taken:
                 pace.send = max(pace.send or 0.0, began - work.remaining())
-        unconfirmed = self._settle(sent, unsent, work, timing, pace, pool)
+        unconfirmed = self._settle(sent, unsent, work, timing, pace, pool, tally.maybe_sent)
         tally.sent.extend(sent)
         tally.unsent.extend(unsent)
         tally.unconfirmed.extend(unconfirmed)
@@ -188,6 +206,9 @@ class FailedRestoreForwarder:
             for restore, result in zip(wave, results, strict=True):
                 if result is Claim.TAKEN:
                     taken.append(restore)
+                elif result is Claim.TAKEN_OVER:  # the run that held it may have sent it
+                    taken.append(restore)
+                    tally.maybe_sent.add(restore.key)
                 elif result is Claim.FORWARDED:
                     tally.forwarded.append(restore)
                 elif result is Claim.IN_FLIGHT:
@@ -196,7 +217,7 @@ class FailedRestoreForwarder:
                     tally.untried.append(restore)
                     failure = result
             if failure is not None:
-                self._release(taken, work, timing, pool)  # give back what this run cannot send, so the retry can
+                self._release(taken, work, timing, pool, tally.maybe_sent)  # what this run cannot send: the retry can
                 tally.untried.extend([*taken, *chunk[start + len(wave) :]])
                 raise failure
         return taken, waves, True
@@ -209,6 +230,7 @@ class FailedRestoreForwarder:
         timing: Timing,
         pace: _Pace,
         pool: Executor,
+        maybe_sent: Collection[str],
     ) -> list[FailedRestore]:
         """Mark what SQS acknowledged, then release what it did not; return the sent ones left unmarked.
 
@@ -242,17 +264,30 @@ class FailedRestoreForwarder:
             unconfirmed = [restore for restore, ok in zip(unconfirmed, done, strict=True) if not ok]
             if not unconfirmed:
                 break
-        self._release(unsent, work, timing, pool)
+        self._release(unsent, work, timing, pool, maybe_sent)
         return unconfirmed
 
-    def _release(self, restores: list[FailedRestore], work: Deadline, timing: Timing, pool: Executor) -> None:
-        """Give the claims back at once; one there is no time left for lapses with its lease."""
+    def _release(
+        self,
+        restores: list[FailedRestore],
+        work: Deadline,
+        timing: Timing,
+        pool: Executor,
+        maybe_sent: Collection[str],
+    ) -> None:
+        """Give the claims back at once; one there is no time left for lapses with its lease.
+
+        A claim on a restore SQS may already hold (``maybe_sent``, by key) is lapsed, not deleted:
+        the retry takes it over and marks its message.
+        """
         ledger = self._ledger
         if ledger is None or not restores:
             return
 
         def release(restore: FailedRestore) -> None:
-            if work.remaining() < timing.min_aws_call or not ledger.release(restore):
+            if work.remaining() < timing.min_aws_call or not ledger.release(
+                restore, maybe_sent=restore.key in maybe_sent
+            ):
                 logger.warning("a claim is left to lapse", extra={"restore_id": restore.restore_id})
 
         list(pool.map(release, restores))
@@ -273,12 +308,16 @@ def _left_for_retry(tally: _Tally, kind: type[ForwardingError], cause: str = "")
         "were sent but could not be marked in the ledger": tally.unconfirmed,
     }
     summary = "; ".join(f"{len(items)} {what}" for what, items in left.items() if items)
+    maybe_queued = sum(restore.key in tally.maybe_sent for restore in tally.unsent)
+    if maybe_queued:
+        summary += f" ({maybe_queued} of them may be in the queue already: a send's answer was lost)"
     return kind(
         "; ".join(part for part in (cause, f"{len(tally.sent)} failed restore(s) queued", summary) if part),
         unsent=_ids([*tally.unsent, *tally.untried]),
         in_flight=_ids(tally.in_flight),
         unconfirmed=_ids(tally.unconfirmed),
         queued=len(tally.sent),
+        possible_duplicates=len(tally.marked),
     )
 
 
@@ -293,20 +332,29 @@ def _ids(restores: Sequence[FailedRestore]) -> list[str]:
 def build_forwarder(
     queue_url: str, ledger_table: str | None, ledger_ttl: timedelta, timing: Timing
 ) -> FailedRestoreForwarder:
-    """The forwarder with its boto3 clients, configured from ``timing``; boto3 is imported here, not before."""
+    """The forwarder with its boto3 clients, configured from ``timing``; boto3 is imported here, not before.
+
+    The ledger's calls may be repeated unseen (each is conditional on this run's claim token, or
+    sets what it set), so botocore retries them. A ``SendMessageBatch`` repeated after its answer
+    was lost is a second message that no ledger sees: botocore makes one attempt, and the
+    publisher retries, knowing which attempts SQS may have stored.
+    """
     import boto3  # here, not at the top: kept off the cold-start path
     from botocore.config import Config
 
     from .ledger import Ledger
     from .publisher import QueuePublisher
 
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": timing.aws_max_attempts},
-        connect_timeout=timing.aws_connect_timeout,
-        read_timeout=timing.aws_read_timeout,
-        max_pool_connections=WORKERS,
-    )
+    def config(attempts: int) -> Config:
+        return Config(
+            retries={"mode": "standard", "total_max_attempts": attempts},
+            connect_timeout=timing.aws_connect_timeout,
+            read_timeout=timing.aws_read_timeout,
+            max_pool_connections=WORKERS,
+        )
+
     session = boto3.session.Session()
-    publisher = QueuePublisher(session.client("sqs", config=config), queue_url)
-    ledger = Ledger(session.client("dynamodb", config=config), ledger_table, ttl=ledger_ttl) if ledger_table else None
+    publisher = QueuePublisher(session.client("sqs", config=config(1)), queue_url)
+    dynamodb = session.client("dynamodb", config=config(timing.aws_max_attempts))
+    ledger = Ledger(dynamodb, ledger_table, ttl=ledger_ttl) if ledger_table else None
     return FailedRestoreForwarder(publisher, ledger)

@@ -1,8 +1,10 @@
 """The ledger: which failed restores were forwarded, in a DynamoDB table keyed by ``pk``.
 
 One item per restore: ``sending`` while an invocation holds a claim on it (until ``lease_until``),
-``forwarded`` once SQS acknowledged it (kept ``ttl`` long). Imported only when the forwarder is
-built: it needs botocore.
+``forwarded`` once SQS acknowledged it (kept ``ttl`` long). A ``sending`` item whose lease has
+run out may have been sent (its run died, could not mark it, or lost SQS's answer): the claim
+that takes it over says so (``Claim.TAKEN_OVER``), and its message goes out flagged. Imported
+only when the forwarder is built: it needs botocore.
 """
 
 from __future__ import annotations
@@ -53,12 +55,13 @@ class Ledger:
         """Take the right to send ``restore`` for ``lease``, unless it was forwarded or another claim is live.
 
         A refused claim returns the item as it is (``ALL_OLD``): no second read is needed to tell
-        a forwarded restore from one in flight.
+        a forwarded restore from one in flight. A claim that replaced an item returns it too: it
+        took over a lapsed claim (``TAKEN_OVER``).
         """
         now = int(self._clock())
         token = uuid.uuid4().hex
         try:
-            self._dynamodb.put_item(
+            answer = self._dynamodb.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": restore.key},
@@ -70,6 +73,7 @@ class Ledger:
                 ConditionExpression=_CLAIMABLE,
                 ExpressionAttributeNames={"#state": "state"},
                 ExpressionAttributeValues={":sending": {"S": "sending"}, ":now": {"N": str(now)}},
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except (ClientError, BotoCoreError) as error:  # refused, timed out, or the endpoint could not be reached
@@ -80,9 +84,12 @@ class Ledger:
                 return Claim.FORWARDED
             if held.get("claimed_by", {}).get("S") != token:
                 return Claim.IN_FLIGHT
-            # else: this very claim, put by an attempt whose answer was lost before botocore retried it
+            # This very claim, put by an attempt whose answer was lost before botocore retried it. What that
+            # attempt replaced is lost with its answer: a lapsed claim, perhaps, so it counts as taken over.
+            self._tokens[restore.key] = token
+            return Claim.TAKEN_OVER
         self._tokens[restore.key] = token
-        return Claim.TAKEN
+        return Claim.TAKEN_OVER if answer.get("Attributes") else Claim.TAKEN
 
     def confirm(self, restore: FailedRestore) -> None:
         """Mark ``restore`` forwarded, for ``ttl``: no later claim takes it again."""
@@ -100,27 +107,43 @@ class Ledger:
                 },
             )
         except (ClientError, BotoCoreError) as error:
-            # Sent but not marked: once the lease runs out a later run sends it again (at least once).
+            # Sent but not marked: once the lease runs out a later run takes it over and sends it again, marked.
             raise LedgerUnavailableError(f"the ledger could not be marked: {describe(error)}") from error
         self._tokens.pop(restore.key, None)
 
-    def release(self, restore: FailedRestore) -> bool:
+    def release(self, restore: FailedRestore, *, maybe_sent: bool = False) -> bool:
         """Give back the claim this ledger took on an unsent restore, so the retry can claim it at once.
 
+        ``maybe_sent``: SQS's answer to a send of it was lost, so SQS may hold it. The claim is then
+        not deleted but lapsed at once: the retry takes it over, and knows to flag its message.
         ``False`` if it could not be given back (the caller says so): the lease then runs out on its
         own, and nothing is lost.
         """
         token = self._tokens.pop(restore.key, None)
         if token is None:
             return True  # never claimed here: nothing to give back
+        key = {"pk": {"S": restore.key}}
+        ours = "#state = :sending AND claimed_by = :token"  # only this claim: another run's may have replaced it
+        names = {"#state": "state"}
+        values: dict[str, Any] = {":sending": {"S": "sending"}, ":token": {"S": token}}
         try:
-            self._dynamodb.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": restore.key}},
-                ConditionExpression="#state = :sending AND claimed_by = :token",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={":sending": {"S": "sending"}, ":token": {"S": token}},
-            )
+            if maybe_sent:
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET lease_until = :lapsed",
+                    ConditionExpression=ours,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={**values, ":lapsed": {"N": "0"}},
+                )
+            else:
+                self._dynamodb.delete_item(
+                    TableName=self._table,
+                    Key=key,
+                    ConditionExpression=ours,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
         except (ClientError, BotoCoreError) as error:
             # Not ours any more (the lease ran out and another run took it): nothing to give back.
             return aws_error_code(error) == "ConditionalCheckFailedException"

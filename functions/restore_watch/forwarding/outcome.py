@@ -18,6 +18,14 @@ class Forwarded(BaseModel):
 
     queued: int = Field(ge=0, description="Failed restores this invocation sent to SQS (and marked in the ledger).")
     already_forwarded: int = Field(ge=0, description="Failed restores an earlier invocation had already forwarded.")
+    possible_duplicates: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Of those queued, how many went out marked possible_duplicate: SQS may already hold them, from a send"
+            " whose answer was lost (a consumer de-duplicates on instance_id and restore_id)."
+        ),
+    )
 
 
 class ForwardingError(Exception):
@@ -25,7 +33,8 @@ class ForwardingError(Exception):
 
     ``unsent``: not sent (the retry sends them); ``in_flight``: claimed by another invocation that
     has not finished; ``unconfirmed``: sent, but the ledger could not be marked (a later run sends
-    them again once their lease has run out). ``queued``: how many this invocation did send.
+    them again once their lease has run out). ``queued``: how many this invocation did send, and
+    ``possible_duplicates`` how many of those went out marked ``possible_duplicate``.
     """
 
     def __init__(
@@ -36,12 +45,14 @@ class ForwardingError(Exception):
         unconfirmed: Sequence[str] = (),
         *,
         queued: int = 0,
+        possible_duplicates: int = 0,
     ) -> None:
         super().__init__(message)
         self.unsent = list(unsent)
         self.in_flight = list(in_flight)
         self.unconfirmed = list(unconfirmed)
         self.queued = queued
+        self.possible_duplicates = possible_duplicates
 
 
 class LedgerUnavailableError(ForwardingError):
@@ -52,5 +63,6 @@ class Claim(Enum):
     """What a claim in the ledger found."""
 
     TAKEN = "taken"  # this invocation sends it
+    TAKEN_OVER = "taken_over"  # this invocation sends it, in place of a lapsed claim whose run may have sent it
     FORWARDED = "forwarded"  # SQS acknowledged it before
     IN_FLIGHT = "in_flight"  # another invocation holds a live claim: it may still send it, or die
