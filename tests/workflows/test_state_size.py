@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from dcs_restores import Deadline
-from devkit.emulator import DEFAULT_AK, DEFAULT_SK, Emulator
-from devkit.workflows import FLEET_SWEEP, definition_path
+from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK, Emulator
+from devkit.seed import generate_records
+from devkit.workflows import FLEET_SWEEP, LocalWorkflows, definition_path
 from discover_instances.discovery import DiscoverySettings, InstanceDiscovery
 from discover_instances.scope import scope_of
 from restore_watch.errors import NAMED_ERRORS
 from restore_watch.observability import metrics
 from sweep_summary.summary import MAX_FAILED_LISTED, summarise
+from tests.support import AwsResources
+
+from .conftest import run
 
 STATE_LIMIT = 256 * 1024  # bytes
 WIDE = "\U0001f5c4"  # one character, four bytes in UTF-8: the widest there is
@@ -122,3 +129,26 @@ def test_the_largest_state_of_a_sweep_is_far_below_256_kb() -> None:
     assert size(state) < 0.8 * STATE_LIMIT, size(state)
     # And every other state of a page is smaller: Discover's answer before the results, the summary alone
     assert size({**state, "progress": {"summary": summary, "page": {"next": page["next"]}}}) < size(state)
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("restore_remark", "r" * 1_100_000), ("error_code", WIDE * 75_000)],
+    ids=["a remark of 1.1 MB", "an error code of 300 kB"],
+)
+def test_wait_for_restore_ends_as_restore_failed_whatever_the_size_of_the_restore(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources, field: str, text: str
+) -> None:
+    # Given a failed restore, an hour old, one of whose fields alone is far larger than a state may hold
+    [record] = generate_records(1, start=datetime.now(UTC) - timedelta(hours=1), failed_every=1)
+    emulator.add_records([{**record, field: text}])
+
+    # When the workflow waits for it
+    done = run(workflows.wait_for_restore, {"instance_id": DEFAULT_INSTANCE_ID, "restore_id": record["restore_id"]})
+
+    # Then it fails as a failed restore does (not with States.DataLimitExceeded), naming the restore and its code
+    assert (done.status, done.error) == ("FAILED", "RestoreFailed")
+    cut_code = text[:100] if field == "error_code" else record["error_code"]
+    assert done.cause is not None
+    assert done.cause.startswith(f"restore {record['restore_id']} of instance {DEFAULT_INSTANCE_ID} failed: DCS error ")
+    assert cut_code in done.cause
