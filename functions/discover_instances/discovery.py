@@ -7,6 +7,7 @@ fleet's size; the Distributed Map fans each page's instances out to the watch fu
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -27,8 +28,11 @@ from .scope import Scope
 logger = logging.getLogger(__name__)
 
 RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
-MAX_NAME_CHARS = 64  # DCS's limit on instance names; a longer one (drift) is cut, never a bigger state
-MAX_LABEL_CHARS = 32  # engine, status
+# Texts are cut by what they weigh as escaped JSON, the larger of the two encodings a state may be
+# measured in (a four-byte character is 12 bytes there), never by their length: a page stays bounded.
+MAX_NAME_BYTES = 192  # DCS's 64 characters whole in ASCII, 32 in other scripts, 16 of four-byte characters
+MAX_LABEL_BYTES = 64  # engine, status: DCS's are short ASCII words
+ELLIPSIS = "…"  # ends a cut text
 
 
 class DiscoverySettings(DcsSettings):
@@ -91,21 +95,35 @@ class InstanceDiscovery:
 
 
 def _to_watch(instance: DcsInstance) -> dict[str, Any]:
-    """What a sweep carries of an instance, each text cut to DCS's own limits so a page's size stays bounded."""
+    """What a sweep carries of an instance, each text cut to a weight so a page's size stays bounded."""
     return {
         "instance_id": instance.instance_id,
-        "name": _cut(instance.name, MAX_NAME_CHARS),
-        "engine": _cut(instance.engine, MAX_LABEL_CHARS),
-        "status": _cut(instance.status, MAX_LABEL_CHARS),
+        "name": _cut(instance.name, MAX_NAME_BYTES),
+        "engine": _cut(instance.engine, MAX_LABEL_BYTES),
+        "status": _cut(instance.status, MAX_LABEL_BYTES),
     }
 
 
-def _cut(text: str | None, limit: int) -> str | None:
-    """At most ``limit`` printable characters: a control character would weigh six bytes as a JSON escape."""
+def _cut(text: str | None, max_bytes: int) -> str | None:
+    """``text`` within ``max_bytes`` as escaped JSON, its control characters replaced (each would be an escape)."""
     if text is None:
         return None
-    printable = "".join(char if char.isprintable() else "?" for char in text[:limit])
-    return printable if len(text) <= limit else printable[: limit - 1] + "…"
+    # Every character weighs a byte at least: past max_bytes of them, the rest is cut anyway.
+    printable = "".join(char if char.isprintable() else "?" for char in text[: max_bytes + 1])
+    if _weight(printable) <= max_bytes:
+        return printable
+    room, kept = max_bytes - _weight(ELLIPSIS), 0
+    for char in printable:
+        room -= _weight(char)
+        if room < 0:
+            break
+        kept += 1
+    return printable[:kept] + ELLIPSIS
+
+
+def _weight(text: str) -> int:
+    """Bytes ``text`` weighs inside a JSON string, ASCII-escaped (never less than in UTF-8)."""
+    return len(json.dumps(text)) - len('""')
 
 
 @functools.cache

@@ -8,18 +8,25 @@ watch's trimmed payload (``counts``, ``queued``) or the error that stopped it (`
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dcs_restores import first_error
 
 MAX_FAILED_LISTED = 100
 MAX_CAUSE_CHARS = 1000
-MAX_NAME_CHARS = 64  # DCS's own limit on instance names, to which the discovery cuts them
+MAX_NAME_BYTES = 192  # as escaped JSON: what the discovery cuts instance names to, so a page stays bounded
 
 Count = Annotated[int, Field(ge=0, strict=True)]
 _Text = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _within_name_bytes(name: str) -> str:
+    if len(json.dumps(name)) - len('""') > MAX_NAME_BYTES:
+        raise ValueError(f"weighs more than {MAX_NAME_BYTES} bytes as escaped JSON; the discovery cuts names to that")
+    return name
 
 
 class InvalidSummaryInputError(ValueError):
@@ -66,7 +73,7 @@ class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)  # engine, status: not the summary's concern
 
     instance_id: _Text
-    name: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None  # the discovery cuts longer ones
+    name: Annotated[str, AfterValidator(_within_name_bytes)] | None = None  # the discovery cuts heavier ones
 
 
 class Window(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from devkit.fleet import tags_of
 from devkit.invoke import LocalContext
 from devkit.seed import generate_fleet
 from discover_instances.app import lambda_handler
+from discover_instances.discovery import MAX_LABEL_BYTES, MAX_NAME_BYTES
 
 from ..support import AwsResources, function_logs, use_function_environment
 
@@ -156,12 +158,49 @@ def test_refused_credentials_are_read_again_by_the_next_invocation(
     assert discover({})["count"] == 57
 
 
-def test_texts_longer_than_dcs_allows_are_cut_so_a_page_stays_bounded(
-    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+def escaped_bytes(text: str) -> int:
+    """What a text weighs in a JSON string with ASCII escapes: the larger encoding a state may be measured in."""
+    return len(json.dumps(text)) - 2
+
+
+WIDE = "\U0001f5c4"  # 4 bytes in UTF-8, 12 as an escaped surrogate pair
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("n" * 191, "n" * 191),
+        ("n" * 192, "n" * 192),  # at the limit: whole
+        ("n" * 193, "n" * 186 + "…"),  # the ellipsis weighs 6 bytes escaped
+        ("中" * 32, "中" * 32),  # a Chinese name of 32 characters, 6 bytes each escaped
+        ("中" * 64, "中" * 31 + "…"),
+        (WIDE * 16, WIDE * 16),
+        (WIDE * 17, WIDE * 15 + "…"),
+        ('"' * 96, '"' * 96),  # a quote weighs 2
+        ('"' * 97, '"' * 93 + "…"),
+        ("\x01" * 200, "?" * 186 + "…"),  # a control character would be a 6-byte escape: replaced
+    ],
+    ids=[
+        "below",
+        "at",
+        "above",
+        "cjk-at",
+        "cjk-above",
+        "wide-at",
+        "wide-above",
+        "quotes-at",
+        "quotes-above",
+        "control",
+    ],
+)
+def test_texts_are_cut_by_what_they_weigh_as_they_travel_so_a_page_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources, name: str, kept: str
 ) -> None:
-    drifted = {**FLEET[0], "name": "n" * 300, "engine": "e" * 100, "status": "S" * 100}
+    drifted = {**FLEET[0], "name": name, "engine": "e" * 100, "status": WIDE * 10}
     with Emulator(instances=[drifted]) as url:
         use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
         [listed] = discover({})["instances"]
-    assert [len(listed[key]) for key in ("name", "engine", "status")] == [64, 32, 32]
-    assert listed["name"].endswith("…")
+    assert listed["name"] == kept
+    assert escaped_bytes(listed["name"]) <= MAX_NAME_BYTES == 192
+    assert (listed["engine"], listed["status"]) == ("e" * 58 + "…", WIDE * 4 + "…")
+    assert max(escaped_bytes(listed[key]) for key in ("engine", "status")) <= MAX_LABEL_BYTES == 64

@@ -13,7 +13,7 @@ from sweep_summary.app import lambda_handler
 from sweep_summary.summary import (
     MAX_CAUSE_CHARS,
     MAX_FAILED_LISTED,
-    MAX_NAME_CHARS,
+    MAX_NAME_BYTES,
     Counts,
     InvalidSummaryInputError,
     summarise,
@@ -151,13 +151,20 @@ def test_the_cause_names_the_instances_it_does_not_list() -> None:
     assert answer["summary"]["cause"].endswith("i-99: E; and 2 more")
 
 
-def test_the_cause_stays_one_line_and_a_name_longer_than_dcs_allows_is_refused() -> None:
+def test_the_cause_stays_one_line_and_a_name_heavier_than_the_discovery_cuts_is_refused() -> None:
     failure = {"error": "DcsAuthError", "instance_id": "i-0"}
     answer = summarise({"summary": None, "page": page([instance(0, "line\none")], [failure])})
     assert "\n" not in answer["summary"]["cause"]
-    with pytest.raises(InvalidSummaryInputError) as refused:  # the discovery cuts names: a longer one is not its page
-        summarise({"summary": None, "page": page([instance(0, "x" * (MAX_NAME_CHARS + 1))], [failure])})
-    assert refused.value.field == "page.instances.0.name"
+    # A name is weighed as escaped JSON: 16 four-byte characters weigh 12 bytes each, the limit exactly
+    wide = "\U0001f5c4" * (MAX_NAME_BYTES // 12)
+    for name in (wide, wide[:-1] + "x" * 11, '"' * (MAX_NAME_BYTES // 2)):
+        assert summarise({"summary": None, "page": page([instance(0, name)], [failure])})["summary"]["failed_instances"]
+    for name in (wide + "x", "x" * (MAX_NAME_BYTES + 1), '"' * (MAX_NAME_BYTES // 2) + "x"):
+        with pytest.raises(
+            InvalidSummaryInputError
+        ) as refused:  # the discovery cuts names: a heavier one is not its page
+            summarise({"summary": None, "page": page([instance(0, name)], [failure])})
+        assert refused.value.field == "page.instances.0.name"
 
 
 def test_results_are_matched_to_instances_by_id_whatever_their_order() -> None:
