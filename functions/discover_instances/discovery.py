@@ -31,7 +31,7 @@ RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
 # Texts are cut by what they weigh as escaped JSON, the larger of the two encodings a state may be
 # measured in (a four-byte character is 12 bytes there), never by their length: a page stays bounded.
 MAX_NAME_BYTES = 192  # DCS's 64 characters whole in ASCII, 32 in other scripts, 16 of four-byte characters
-MAX_LABEL_BYTES = 64  # engine, status: DCS's are short ASCII words
+MAX_LABEL_BYTES = 32  # engine, status: DCS's are ASCII words of 12 characters at most
 ELLIPSIS = "…"  # ends a cut text
 
 
@@ -66,31 +66,39 @@ class InstanceDiscovery:
             listing = client.list_instances(query, deadline)
         for invalid in listing.invalid:  # reported, never silently dropped
             logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())
+        # One instance, one watch: the layer keeps the first listing of an instance within the page, and one
+        # the page before listed (pushed along by an instance added before it) is not given again.
+        previous_page = set(scope.previous_page_ids)
+        instances = [instance for instance in listing.instances if instance.instance_id not in previous_page]
+        repeated = listing.repeated + len(listing.instances) - len(instances)
         next_offset = offset + size
         more = bool(listing.instances or listing.invalid_total) and next_offset < listing.total
         at_cap = next_offset >= self.settings.max_instances
         truncated = at_cap and listing.total > self.settings.max_instances
-        # Offsets of a listing that changed between pages point elsewhere: an instance may be skipped or
-        # seen twice. The summary says so; the next sweep's window overlaps this one's and covers it.
-        fleet_changed = scope.listed_total is not None and listing.total != scope.listed_total
+        # Offsets of a listing that changed between pages point elsewhere: an instance may be skipped, or
+        # listed again (dropped above). The summary says so; the next sweep's window overlaps this one's.
+        moved = scope.listed_total is not None and listing.total != scope.listed_total
+        fleet_changed = moved or repeated > 0
         not_watched = listing.invalid_total + (listing.total - self.settings.max_instances if truncated else 0)
-        self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(listing.instances))
+        self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(instances))
         self._metrics.add_metric(name="InstancesNotWatched", unit=MetricUnit.Count, value=not_watched)
         counted = {
             "offset": offset,
-            "count": len(listing.instances),
+            "count": len(instances),
             "total": listing.total,
             "invalid": listing.invalid_total,
+            "repeated": repeated,
             "truncated": truncated,
             "fleet_changed": fleet_changed,
         }
         logger.info("instances discovered", extra=counted)
         listed_total = listing.total if scope.listed_total is None else scope.listed_total
+        page_ids = [instance.instance_id for instance in listing.instances]
         return {
             "sweep": scope.describe(),
-            "instances": [_to_watch(instance) for instance in listing.instances],
+            "instances": [_to_watch(instance) for instance in instances],
             **counted,
-            "next": scope.next_event(next_offset, listed_total) if more and not at_cap else None,
+            "next": scope.next_event(next_offset, listed_total, page_ids) if more and not at_cap else None,
         }
 
 

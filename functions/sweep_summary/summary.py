@@ -96,8 +96,9 @@ class Page(BaseModel):
     instances: list[Instance]
     results: list[Watched | Failed]
     invalid: Count  # instances DCS listed that failed validation: not watched, logged by the discovery
+    repeated: Count  # instances listed again on this page, or already on the page before: not watched twice
     truncated: bool  # the discovery stopped at MAX_INSTANCES
-    fleet_changed: bool  # the listing's total moved since the first page: an instance may be skipped or seen twice
+    fleet_changed: bool  # the listing moved since the first page: an instance may have been skipped
     next: dict[str, Any] | None
 
     @model_validator(mode="after")
@@ -126,9 +127,13 @@ class Summary(_Strict):
     failed_instances: Annotated[list[FailedInstance], Field(max_length=MAX_FAILED_LISTED)]
     failed_instances_omitted: Count
     instances_invalid: Count = Field(description="Instances DCS listed that failed validation, so were not watched.")
+    instances_repeated: Count = Field(
+        description="Listings of an instance already listed on the same page or the page before: not watched again."
+    )
     truncated: bool = Field(description="The fleet had more instances than MAX_INSTANCES; the rest were not watched.")
     fleet_changed: bool = Field(
-        description="The fleet changed while it was swept: an instance may have been skipped or watched twice."
+        description="The fleet changed while it was swept: an instance may have been skipped, or listed again "
+        "(instances_repeated)."
     )
     cause: Annotated[str, Field(max_length=MAX_CAUSE_CHARS)]
 
@@ -168,6 +173,7 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             failed_instances=[],
             failed_instances_omitted=0,
             instances_invalid=0,
+            instances_repeated=0,
             truncated=False,
             fleet_changed=False,
             cause="",
@@ -187,6 +193,7 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             "failed_instances": listed[:MAX_FAILED_LISTED],
             "failed_instances_omitted": summary.failed_instances_omitted + max(0, len(listed) - MAX_FAILED_LISTED),
             "instances_invalid": summary.instances_invalid + page.invalid,
+            "instances_repeated": summary.instances_repeated + page.repeated,
             "truncated": summary.truncated or page.truncated,
             "fleet_changed": summary.fleet_changed or page.fleet_changed,
             "cause": cause(watched_total + failed_total, failed_total, listed[:MAX_FAILED_LISTED]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -202,5 +203,60 @@ def test_texts_are_cut_by_what_they_weigh_as_they_travel_so_a_page_stays_bounded
         [listed] = discover({})["instances"]
     assert listed["name"] == kept
     assert escaped_bytes(listed["name"]) <= MAX_NAME_BYTES == 192
-    assert (listed["engine"], listed["status"]) == ("e" * 58 + "…", WIDE * 4 + "…")
-    assert max(escaped_bytes(listed[key]) for key in ("engine", "status")) <= MAX_LABEL_BYTES == 64
+    assert (listed["engine"], listed["status"]) == ("e" * 26 + "…", WIDE * 2 + "…")
+    assert max(escaped_bytes(listed[key]) for key in ("engine", "status")) <= MAX_LABEL_BYTES == 32
+
+
+def every_page(first_event: dict[str, Any]) -> list[dict[str, Any]]:
+    pages = [discover(first_event)]
+    while pages[-1]["next"] is not None:
+        pages.append(discover(pages[-1]["next"]))
+    return pages
+
+
+def test_the_same_instances_listed_on_every_page_are_watched_once_and_counted_as_repeats(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    # Given DCS listing the same 200 instances on each of five pages (the same IDs, each listing a year later)
+    rounds = [generate_fleet(200, seed=5, start=datetime(2020 + year, 1, 1, tzinfo=UTC)) for year in range(5)]
+    with Emulator(instances=[instance for listed in rounds for instance in listed]) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        # When a sweep walks it in pages of 200
+        pages = every_page({"page_size": 200})
+
+    # Then each instance is given to the sweep once, the others are counted, and the fleet is said to have changed
+    assert [page["offset"] for page in pages] == [0, 200, 400, 600, 800]
+    assert ids([instance for page in pages for instance in page["instances"]]) == ids(rounds[0])
+    assert [(page["count"], page["repeated"], page["fleet_changed"]) for page in pages] == [
+        (200, 0, False),
+        *[(0, 200, True)] * 4,
+    ]
+
+
+def test_an_instance_pushed_from_the_page_before_into_the_next_is_watched_once(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    # Given the last instance of the first page listed again first on the second (one added before it, say)
+    pushed = [*FLEET[:20], FLEET[19], *FLEET[20:]]
+    with Emulator(instances=pushed) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        pages = every_page({"page_size": 20})
+
+    # Then every instance is given once; the second page counts the repeat and says the fleet changed
+    assert ids([instance for page in pages for instance in page["instances"]]) == ids(FLEET)
+    assert [(page["count"], page["repeated"], page["fleet_changed"]) for page in pages] == [
+        (20, 0, False),
+        (19, 1, True),
+        (18, 0, False),
+    ]
+    assert pages[0]["next"]["previous_page_ids"] == ids(FLEET[:20])  # what the second page is checked against
+
+
+def test_an_instance_listed_twice_in_one_page_is_watched_once(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources
+) -> None:
+    with Emulator(instances=[FLEET[0], FLEET[1], FLEET[1], FLEET[2]]) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        [page] = every_page({})
+    assert ids(page["instances"]) == ids(FLEET[:3])
+    assert (page["count"], page["repeated"], page["fleet_changed"]) == (3, 1, True)

@@ -51,6 +51,7 @@ def page(instances: list[dict[str, Any]], results: list[dict[str, Any]], next_pa
         "count": len(instances),
         "total": len(instances),
         "invalid": 0,
+        "repeated": 0,
         "truncated": False,
         "fleet_changed": False,
         "next": next_page,
@@ -81,6 +82,7 @@ def test_a_first_page_becomes_the_summary_and_its_next_is_passed_on() -> None:
             "failed_instances": [{"instance_id": "i-1", "name": "cache-1", "error": "DcsAuthError"}],
             "failed_instances_omitted": 0,
             "instances_invalid": 0,
+            "instances_repeated": 0,
             "truncated": False,
             "fleet_changed": False,
             "cause": "1 of 3 instances failed: i-1 (cache-1): DcsAuthError",
@@ -230,3 +232,15 @@ def test_instances_not_watched_are_counted_and_a_capped_or_changed_fleet_is_flag
     # Then the summary says how many were not watched, and that the fleet was cut
     assert (first["summary"]["instances_invalid"], first["summary"]["truncated"]) == (2, False)
     assert (summary["instances_invalid"], summary["truncated"], summary["fleet_changed"]) == (3, True, True)
+
+
+def test_repeats_are_summed_over_the_pages_and_the_fleet_is_said_to_have_changed() -> None:
+    # Given a page with none repeated, then two pages whose instances had all been listed before
+    first = {**page([instance(0)], [watched()], NEXT), "repeated": 0}
+    summary = summarise({"summary": None, "page": first})["summary"]
+    for _ in range(2):
+        repeats = {**page([], [], NEXT), "repeated": 200, "fleet_changed": True}
+        summary = summarise({"summary": summary, "page": repeats})["summary"]
+
+    # Then one instance was watched, 400 listings of it counted as repeats, and the fleet flagged
+    assert (summary["instances_watched"], summary["instances_repeated"], summary["fleet_changed"]) == (1, 400, True)
