@@ -260,3 +260,29 @@ def test_an_instance_listed_twice_in_one_page_is_watched_once(
         [page] = every_page({})
     assert ids(page["instances"]) == ids(FLEET[:3])
     assert (page["count"], page["repeated"], page["fleet_changed"]) == (3, 1, True)
+
+
+@pytest.mark.parametrize(("fleet_size", "offsets"), [(39, [0, 20]), (40, [0, 20]), (41, [0, 20, 40])])
+def test_a_next_page_is_asked_for_only_while_its_offset_is_below_the_total(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources, fleet_size: int, offsets: list[int]
+) -> None:
+    # Given a fleet one below, at, and one above two pages of 20
+    with Emulator(instances=FLEET[:fleet_size]) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name)
+        pages = every_page({"page_size": 20})
+    # Then at an offset equal to the total there is no next page: none is read empty
+    assert [page["offset"] for page in pages] == offsets
+    assert ids([instance for page in pages for instance in page["instances"]]) == ids(FLEET[:fleet_size])
+
+
+@pytest.mark.parametrize(("fleet_size", "truncated"), [(39, False), (40, False), (41, True)])
+def test_a_fleet_of_exactly_max_instances_is_not_truncated(
+    monkeypatch: pytest.MonkeyPatch, aws: AwsResources, fleet_size: int, truncated: bool
+) -> None:
+    # Given MAX_INSTANCES of 40 and a fleet one below, at, and one above it
+    with Emulator(instances=FLEET[:fleet_size]) as url:
+        use_function_environment(monkeypatch, url, aws.queue_url, aws.table_name, aws.secret_name, MAX_INSTANCES="40")
+        pages = every_page({"page_size": 20})
+    # Then the sweep stops at 40 and says truncated only when DCS listed more than that
+    assert [(page["offset"], page["truncated"]) for page in pages] == [(0, False), (20, truncated)]
+    assert sum(page["count"] for page in pages) == min(fleet_size, 40)

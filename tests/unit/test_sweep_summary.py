@@ -244,3 +244,12 @@ def test_repeats_are_summed_over_the_pages_and_the_fleet_is_said_to_have_changed
 
     # Then one instance was watched, 400 listings of it counted as repeats, and the fleet flagged
     assert (summary["instances_watched"], summary["instances_repeated"], summary["fleet_changed"]) == (1, 400, True)
+
+
+def test_a_page_that_stopped_at_max_instances_keeps_the_summary_truncated_whatever_pages_follow() -> None:
+    # Given a page that said truncated and changed, then one that said neither
+    first = {**page([instance(0)], [watched()], NEXT), "truncated": True, "fleet_changed": True}
+    summary = summarise({"summary": None, "page": first})["summary"]
+    summary = summarise({"summary": summary, "page": page([instance(1)], [watched()])})["summary"]
+    # Then the summary still says both: a later page never clears what an earlier one found
+    assert (summary["truncated"], summary["fleet_changed"]) == (True, True)
