@@ -13,8 +13,9 @@ Field weights at their maximum: IDs of 64 characters (what the layer accepts), i
 status of 32 bytes (control characters and quotes, which weigh more as escapes), the sweep's
 filters near the limits InstanceQuery enforces (a name filter of 64 four-byte characters, 20 tags
 whose filter fills most of the 4,096 bytes a URL may give it), every instance failed with the
-longest error name a result can carry, and a summary with 100 failed instances listed and a
-cause of 1,000 four-byte characters (heavier than any it can hold).
+longest error name a result can carry, a correlation ID of 256 four-byte characters, and a
+summary with 100 failed instances listed and a cause of 1,000 four-byte characters (heavier than
+any it can hold).
 
 A wait for a restore holds the watch's answer, bounded by its ``max_response_bytes`` (65,536)
 whatever the restore's remarks weigh: the workflow ends as the restore did.
@@ -89,7 +90,7 @@ def largest_page(page_size: int) -> dict[str, Any]:
             "scheduled_time": "2024-03-01T12:00:00Z",
             "records": "failed",
             "page_size": page_size,
-            "correlation_id": "c" * 256,
+            "correlation_id": WIDE * 256,  # carried in every next event: its longest, four-byte characters
         }
         discovery = InstanceDiscovery(settings, metrics)
         first = discovery.page(scope_of(event, settings), Deadline.after(30))
