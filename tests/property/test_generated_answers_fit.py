@@ -44,9 +44,13 @@ from ..support import AwsResources, lambda_bytes
 FOLLOWED = "followed-restore"
 # Characters that weigh more as they travel than they count: escaped twice, six or twelve bytes each, or none
 HOSTILE = ["a", '"', "\\", "\x00", "\x1f", "\x7f", "é", "中", "\u2028", "\U0001f5c4", "\ufeff", " "]
+# Not a lone surrogate: no JSON DCS could send, the page would not parse. Not "{" by the ten thousand: the
+# client counts braces before parsing (those in strings too) and refuses such a page by name, as not a page.
 units = st.text(
-    st.one_of(st.sampled_from(HOSTILE), st.characters(exclude_categories=["Cs"])), min_size=1, max_size=2
-)  # a lone surrogate is not JSON DCS could send: the page would not parse
+    st.one_of(st.sampled_from(HOSTILE), st.characters(exclude_categories=["Cs"], exclude_characters="{")),
+    min_size=1,
+    max_size=2,
+)
 small_texts = st.none() | st.text(st.sampled_from(HOSTILE), max_size=40)
 counts = st.one_of(st.integers(1, 60_000), st.sampled_from([5_500, 20_000, 60_000]))  # past the limit, often
 huge_texts = st.builds(lambda unit, count: unit * count, units, counts)
