@@ -209,13 +209,16 @@ def _invoke(
         memory_limit_in_mb=function.memory_size,
         invoked_function_arn=function.function_arn,
     )
+    # Encoded as the python3.13 runtime's client (awslambdaric) encodes a result or an error: ensure_ascii=False
+    # for AWS_Lambda_python3.12 and later, then UTF-8, so non-ASCII text travels unescaped (4 bytes, not 12).
     try:
         with _ONE_INVOCATION_AT_A_TIME:
             result = handler(json.loads(body or b"{}"), context)
     except Exception as error:  # Lambda reports whatever the handler raises as a function error
         response_headers["x-amz-function-error"] = "Unhandled"
-        return json.dumps({"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}).encode()
-    return json.dumps(result).encode()
+        error_result = {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []}
+        return json.dumps(error_result, ensure_ascii=False).encode()
+    return json.dumps(result, ensure_ascii=False).encode()
 
 
 def _handler(name: str) -> Callable[[Any, Any], Any]:

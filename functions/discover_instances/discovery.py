@@ -7,6 +7,7 @@ fleet's size; the Distributed Map fans each page's instances out to the watch fu
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -27,8 +28,11 @@ from .scope import Scope
 logger = logging.getLogger(__name__)
 
 RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
-MAX_NAME_CHARS = 64  # DCS's limit on instance names; a longer one (drift) is cut, never a bigger state
-MAX_LABEL_CHARS = 32  # engine, status
+# Texts are cut by what they weigh as escaped JSON, the larger of the two encodings a state may be
+# measured in (a four-byte character is 12 bytes there), never by their length: a page stays bounded.
+MAX_NAME_BYTES = 192  # DCS's 64 characters whole in ASCII, 32 in other scripts, 16 of four-byte characters
+MAX_LABEL_BYTES = 32  # engine, status: DCS's are ASCII words of 12 characters at most
+ELLIPSIS = "…"  # ends a cut text
 
 
 class DiscoverySettings(DcsSettings):
@@ -62,50 +66,72 @@ class InstanceDiscovery:
             listing = client.list_instances(query, deadline)
         for invalid in listing.invalid:  # reported, never silently dropped
             logger.warning("DCS listed an invalid instance", extra=invalid.model_dump())
+        # One instance, one watch: the layer keeps the first listing of an instance within the page, and one
+        # the page before listed (pushed along by an instance added before it) is not given again.
+        previous_page = set(scope.previous_page_ids)
+        instances = [instance for instance in listing.instances if instance.instance_id not in previous_page]
+        repeated = listing.repeated + len(listing.instances) - len(instances)
         next_offset = offset + size
         more = bool(listing.instances or listing.invalid_total) and next_offset < listing.total
         at_cap = next_offset >= self.settings.max_instances
         truncated = at_cap and listing.total > self.settings.max_instances
-        # Offsets of a listing that changed between pages point elsewhere: an instance may be skipped or
-        # seen twice. The summary says so; the next sweep's window overlaps this one's and covers it.
-        fleet_changed = scope.listed_total is not None and listing.total != scope.listed_total
+        # Offsets of a listing that changed between pages point elsewhere: an instance may be skipped, or
+        # listed again (dropped above). The summary says so; the next sweep's window overlaps this one's.
+        moved = scope.listed_total is not None and listing.total != scope.listed_total
+        fleet_changed = moved or repeated > 0
         not_watched = listing.invalid_total + (listing.total - self.settings.max_instances if truncated else 0)
-        self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(listing.instances))
+        self._metrics.add_metric(name="InstancesDiscovered", unit=MetricUnit.Count, value=len(instances))
         self._metrics.add_metric(name="InstancesNotWatched", unit=MetricUnit.Count, value=not_watched)
         counted = {
             "offset": offset,
-            "count": len(listing.instances),
+            "count": len(instances),
             "total": listing.total,
             "invalid": listing.invalid_total,
+            "repeated": repeated,
             "truncated": truncated,
             "fleet_changed": fleet_changed,
         }
         logger.info("instances discovered", extra=counted)
         listed_total = listing.total if scope.listed_total is None else scope.listed_total
+        page_ids = [instance.instance_id for instance in listing.instances]
         return {
             "sweep": scope.describe(),
-            "instances": [_to_watch(instance) for instance in listing.instances],
+            "instances": [_to_watch(instance) for instance in instances],
             **counted,
-            "next": scope.next_event(next_offset, listed_total) if more and not at_cap else None,
+            "next": scope.next_event(next_offset, listed_total, page_ids) if more and not at_cap else None,
         }
 
 
 def _to_watch(instance: DcsInstance) -> dict[str, Any]:
-    """What a sweep carries of an instance, each text cut to DCS's own limits so a page's size stays bounded."""
+    """What a sweep carries of an instance, each text cut to a weight so a page's size stays bounded."""
     return {
         "instance_id": instance.instance_id,
-        "name": _cut(instance.name, MAX_NAME_CHARS),
-        "engine": _cut(instance.engine, MAX_LABEL_CHARS),
-        "status": _cut(instance.status, MAX_LABEL_CHARS),
+        "name": _cut(instance.name, MAX_NAME_BYTES),
+        "engine": _cut(instance.engine, MAX_LABEL_BYTES),
+        "status": _cut(instance.status, MAX_LABEL_BYTES),
     }
 
 
-def _cut(text: str | None, limit: int) -> str | None:
-    """At most ``limit`` printable characters: a control character would weigh six bytes as a JSON escape."""
+def _cut(text: str | None, max_bytes: int) -> str | None:
+    """``text`` within ``max_bytes`` as escaped JSON, its control characters replaced (each would be an escape)."""
     if text is None:
         return None
-    printable = "".join(char if char.isprintable() else "?" for char in text[:limit])
-    return printable if len(text) <= limit else printable[: limit - 1] + "…"
+    # Every character weighs a byte at least: past max_bytes of them, the rest is cut anyway.
+    printable = "".join(char if char.isprintable() else "?" for char in text[: max_bytes + 1])
+    if _weight(printable) <= max_bytes:
+        return printable
+    room, kept = max_bytes - _weight(ELLIPSIS), 0
+    for char in printable:
+        room -= _weight(char)
+        if room < 0:
+            break
+        kept += 1
+    return printable[:kept] + ELLIPSIS
+
+
+def _weight(text: str) -> int:
+    """Bytes ``text`` weighs inside a JSON string, ASCII-escaped (never less than in UTF-8)."""
+    return len(json.dumps(text)) - len('""')
 
 
 @functools.cache

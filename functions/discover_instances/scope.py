@@ -41,6 +41,9 @@ class SweepEvent(BaseModel):
     correlation_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     # The first page's total, carried to later pages: a total that moved means the fleet changed mid-sweep.
     listed_total: Annotated[int, Field(ge=0, strict=True)] | None = None
+    # The instances the page before listed: one that shows up again (pushed along by an instance added
+    # before it) is not watched twice. One page at most, so the state stays bounded.
+    previous_page_ids: Annotated[tuple[SafeId, ...], Field(max_length=MAX_PAGE_SIZE)] = ()
     # Step Functions adds this to an execution another one starts (startExecution.sync): accepted, not used.
     started_by: str | None = Field(default=None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
@@ -64,9 +67,11 @@ class Scope(BaseModel):
     records: Literal["none", "failed"]
     correlation_id: str | None
     listed_total: int | None  # None on the first page
+    previous_page_ids: tuple[str, ...]  # () on the first page
 
-    def next_event(self, offset: int, listed_total: int) -> dict[str, Any]:
-        """The event of the page at ``offset``: this scope with its window fixed, and the total to expect."""
+    def next_event(self, offset: int, listed_total: int, page_ids: list[str]) -> dict[str, Any]:
+        """The event of the page at ``offset``: this scope with its window fixed, the total to expect and the
+        instances this page listed."""
         event: dict[str, Any] = {
             "project_id": self.query.project_id,
             "begin_time": _iso(self.begin_time),
@@ -75,6 +80,7 @@ class Scope(BaseModel):
             "offset": offset,
             "page_size": self.query.limit,
             "listed_total": listed_total,
+            "previous_page_ids": page_ids,
             **self.filters(),
         }
         if self.correlation_id is not None:
@@ -128,6 +134,7 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
         records=sweep.records,
         correlation_id=sweep.correlation_id,
         listed_total=sweep.listed_total,
+        previous_page_ids=sweep.previous_page_ids,
     )
 
 

@@ -32,6 +32,20 @@ class RecordSelection(StrEnum):
         return []
 
 
+class FollowedRestore(RestoreRecord):
+    """The record of the restore a request follows, its free-text fields cut when the answer could not hold them."""
+
+    cut_fields: list[str] = Field(
+        default_factory=list,
+        description="The free-text fields cut short so the answer fits its size limit (empty when none was).",
+    )
+
+    @classmethod
+    def of(cls, record: RestoreRecord) -> FollowedRestore:
+        """``record`` whole, with nothing cut; built from validated fields, not re-checked."""
+        return cls.model_construct(**dict(record), cut_fields=[])
+
+
 class Window(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -58,10 +72,11 @@ class RestorePayload(BaseModel):
     )
     truncated: bool = Field(description="The window held more records than MAX_RECORDS; the rest were not read.")
     forwarded: Forwarded
-    restore: RestoreRecord | None = Field(
+    restore: FollowedRestore | None = Field(
         default=None,
         description="The record of the restore the request named (restore_id): null when it named none, or while "
-        "DCS does not list it in the window. Always kept, whatever the size limit leaves out.",
+        "DCS does not list it in the window. Always kept, whatever the size limit leaves out; its free-text fields "
+        "are cut when they alone would pass the limit, and `cut_fields` names them.",
     )
 
     @classmethod
@@ -82,7 +97,7 @@ class RestorePayload(BaseModel):
             invalid_records_omitted=result.invalid_total - len(result.invalid_records),
             truncated=result.truncated,
             forwarded=forwarded,
-            restore=watched,
+            restore=None if watched is None else FollowedRestore.of(watched),
         )
 
     def reduced_to(

@@ -65,6 +65,7 @@ class RestoreWatch:
         if (
             payload.records_included is not limit.records
             or payload.invalid_records_omitted > whole.invalid_records_omitted
+            or (payload.restore is not None and payload.restore.cut_fields)
         ):
             self._count("ResponsesReduced", 1)
             logger.warning(
@@ -74,6 +75,7 @@ class RestoreWatch:
                     "max_bytes": limit.max_bytes,
                     "records_included": payload.records_included.value,
                     "invalid_records_omitted": payload.invalid_records_omitted,
+                    "restore_cut_fields": payload.restore.cut_fields if payload.restore else [],
                 },
             )
         return fitted

@@ -5,6 +5,8 @@ hold 10,000 records. A payload that does not fit would fail the invocation after
 restores were forwarded, and fail again on every retry. So a payload gives up detail instead:
 first the records that did not fail, then all records, and last the invalid records beyond
 those that fit. Its counts, totals and forwarding outcome always stay, and it says what it left out.
+The followed restore (``restore``) always stays too: when it alone would pass the limit, its
+longest free-text fields are cut, one at a time, and its ``cut_fields`` names them.
 
 Sizes are counted as the encoder will write them (non-ASCII text as its longer escape, never
 less), a thousand items at a time, and stop at the limit: a 100,000-record window is never
@@ -22,6 +24,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from dcs_restores import InvalidRecord, RestoreRecord
 
+from .forwarding.failed_restore import FREE_TEXT
 from .payload import RecordSelection, RestorePayload
 
 _Item = TypeVar("_Item", bound=BaseModel)
@@ -30,10 +33,13 @@ LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous inv
 DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with some to spare
 HTTP_ENVELOPE_BYTES = 1_024  # statusCode, headers, cookies around an HTTP body: 119 bytes as Powertools writes them
 CHUNK = 1_000  # items encoded at once while counting
-# The lowest limit a setting or an event may set: a payload without its lists is under 1 KB, so
-# even this leaves room for a hundred records or more.
+# The lowest limit a setting or an event may set: a payload without its lists (and no followed
+# restore) is under 1 KB, so even this leaves room for a hundred records or more.
 MIN_RESPONSE_BYTES = 65_536
 ResponseBytes = Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]
+# What a cut free-text field of the followed restore keeps, in bytes as counted: its six fields cut
+# and the largest frame stay under MIN_RESPONSE_BYTES, so the restore is always kept.
+RESTORE_CUT_TO = 8_192
 # Each list as the payload's JSON holds it (computed fields too); typed, twice as fast as inferring.
 _RECORDS = TypeAdapter(list[RestoreRecord])
 _INVALID_RECORDS = TypeAdapter(list[InvalidRecord])
@@ -81,6 +87,7 @@ def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding, *, ch
 
     ``chunk``: how many items are encoded at once while counting.
     """
+    payload = _restore_within(payload, limit.max_bytes, encoding)
     invalid = payload.invalid_records
     counted_invalid = _encoded_within(invalid, _INVALID_RECORDS, limit.max_bytes, encoding, chunk)
     if counted_invalid is not None:  # the usual case: the invalid records are few, and all of them stay
@@ -99,6 +106,41 @@ def fit(payload: RestorePayload, limit: ResponseLimit, encoding: Encoding, *, ch
     )
     kept = _prefix_within(invalid, room, encoding)
     return Fitted(payload.reduced_to(RecordSelection.NONE, [], invalid[:kept]), [])
+
+
+def _restore_within(payload: RestorePayload, max_bytes: int, encoding: Encoding) -> RestorePayload:
+    """``payload`` with its followed restore cut until the smallest payload holding it fits ``max_bytes``.
+
+    Like a failed restore's SQS message: the longest free-text field is cut first, to
+    ``RESTORE_CUT_TO`` bytes as ``encoding`` counts them, then the next, until it fits. IDs,
+    status and times are never cut.
+    """
+    restore = payload.restore
+    if restore is None:
+        return payload
+    omitted = payload.invalid_records_omitted + len(payload.invalid_records)
+    for field in sorted(FREE_TEXT, key=lambda name: encoding.size(getattr(restore, name)), reverse=True):
+        text = getattr(restore, field)
+        if encoding.size(text) <= RESTORE_CUT_TO:  # shorter ones are cut no further (None included)
+            break
+        if _frame_bytes(payload, RecordSelection.NONE, omitted, encoding) <= max_bytes:
+            break
+        kept = text[: _prefix_weighing(text, RESTORE_CUT_TO, encoding)]
+        restore = restore.model_copy(update={field: kept, "cut_fields": sorted([*restore.cut_fields, field])})
+        payload = payload.model_copy(update={"restore": restore})
+    return payload
+
+
+def _prefix_weighing(text: str, room: int, encoding: Encoding) -> int:
+    """The length of the longest prefix of ``text`` that weighs at most ``room`` bytes as a JSON string."""
+    low, high = 0, min(len(text), room)  # every character weighs a byte at least
+    while low < high:
+        middle = (low + high + 1) // 2
+        if encoding.size(text[:middle]) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _frame_bytes(payload: RestorePayload, selection: RecordSelection, omitted: int, encoding: Encoding) -> int:

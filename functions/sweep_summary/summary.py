@@ -8,18 +8,25 @@ watch's trimmed payload (``counts``, ``queued``) or the error that stopped it (`
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dcs_restores import first_error
 
 MAX_FAILED_LISTED = 100
 MAX_CAUSE_CHARS = 1000
-MAX_NAME_CHARS = 64  # DCS's own limit on instance names, to which the discovery cuts them
+MAX_NAME_BYTES = 192  # as escaped JSON: what the discovery cuts instance names to, so a page stays bounded
 
 Count = Annotated[int, Field(ge=0, strict=True)]
 _Text = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _within_name_bytes(name: str) -> str:
+    if len(json.dumps(name)) - len('""') > MAX_NAME_BYTES:
+        raise ValueError(f"weighs more than {MAX_NAME_BYTES} bytes as escaped JSON; the discovery cuts names to that")
+    return name
 
 
 class InvalidSummaryInputError(ValueError):
@@ -66,7 +73,7 @@ class Instance(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)  # engine, status: not the summary's concern
 
     instance_id: _Text
-    name: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None  # the discovery cuts longer ones
+    name: Annotated[str, AfterValidator(_within_name_bytes)] | None = None  # the discovery cuts heavier ones
 
 
 class Window(_Strict):
@@ -89,8 +96,9 @@ class Page(BaseModel):
     instances: list[Instance]
     results: list[Watched | Failed]
     invalid: Count  # instances DCS listed that failed validation: not watched, logged by the discovery
+    repeated: Count  # instances listed again on this page, or already on the page before: not watched twice
     truncated: bool  # the discovery stopped at MAX_INSTANCES
-    fleet_changed: bool  # the listing's total moved since the first page: an instance may be skipped or seen twice
+    fleet_changed: bool  # the listing moved since the first page: an instance may have been skipped
     next: dict[str, Any] | None
 
     @model_validator(mode="after")
@@ -119,9 +127,13 @@ class Summary(_Strict):
     failed_instances: Annotated[list[FailedInstance], Field(max_length=MAX_FAILED_LISTED)]
     failed_instances_omitted: Count
     instances_invalid: Count = Field(description="Instances DCS listed that failed validation, so were not watched.")
+    instances_repeated: Count = Field(
+        description="Listings of an instance already listed on the same page or the page before: not watched again."
+    )
     truncated: bool = Field(description="The fleet had more instances than MAX_INSTANCES; the rest were not watched.")
     fleet_changed: bool = Field(
-        description="The fleet changed while it was swept: an instance may have been skipped or watched twice."
+        description="The fleet changed while it was swept: an instance may have been skipped, or listed again "
+        "(instances_repeated)."
     )
     cause: Annotated[str, Field(max_length=MAX_CAUSE_CHARS)]
 
@@ -161,6 +173,7 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             failed_instances=[],
             failed_instances_omitted=0,
             instances_invalid=0,
+            instances_repeated=0,
             truncated=False,
             fleet_changed=False,
             cause="",
@@ -180,6 +193,7 @@ def add_page(summary: Summary | None, page: Page) -> Summary:
             "failed_instances": listed[:MAX_FAILED_LISTED],
             "failed_instances_omitted": summary.failed_instances_omitted + max(0, len(listed) - MAX_FAILED_LISTED),
             "instances_invalid": summary.instances_invalid + page.invalid,
+            "instances_repeated": summary.instances_repeated + page.repeated,
             "truncated": summary.truncated or page.truncated,
             "fleet_changed": summary.fleet_changed or page.fleet_changed,
             "cause": cause(watched_total + failed_total, failed_total, listed[:MAX_FAILED_LISTED]),

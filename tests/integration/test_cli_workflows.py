@@ -81,6 +81,7 @@ def expected_summary(instances: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "failed_instances": [],
         "failed_instances_omitted": 0,
         "instances_invalid": 0,
+        "instances_repeated": 0,
         "truncated": False,
         "fleet_changed": False,
         "cause": "",

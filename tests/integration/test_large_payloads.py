@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
+from dcs_restores import RestoreRecord
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
@@ -157,3 +159,48 @@ def test_a_schedule_lowers_the_limit_as_a_workflow_does(
     assert result["records_included"] == "failed"
     assert sorted(record["restore_id"] for record in result["records"]) == failed_restore_ids(OTHER_INSTANCE)
     assert queued_restore_ids(aws) == failed_restore_ids(OTHER_INSTANCE)
+
+
+FOLLOWING = "c1b2c3d4-0000-1111-2222-333344445555"  # an instance whose window holds one outsized failed restore
+WIDE = "\U0001f5c4"  # one character: 4 bytes in UTF-8, 12 as an escaped surrogate pair
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("restore_remark", "r" * 1_100_000), ("error_code", WIDE * 75_000)],
+    ids=["a remark of 1.1 MB", "an error code of 300 kB"],
+)
+def test_a_followed_restore_of_any_size_fits_the_workflow_s_limit_cut_and_says_so(
+    function_env: dict[str, str], emulator: Emulator, aws: AwsResources, field: str, text: str
+) -> None:
+    # Given a failed restore whose one free-text field alone is far larger than a workflow's answer may be
+    [record] = generate_records(1, start=datetime(2024, 1, 2, tzinfo=UTC), failed_every=1)
+    emulator.add_records([{**record, field: text}], instance_id=FOLLOWING)
+    event = {
+        "instance_id": FOLLOWING,
+        **WINDOW,
+        "restore_id": record["restore_id"],
+        "records": "none",
+        "max_response_bytes": SMALL_LIMIT,
+    }
+
+    # When wait-for-restore's poll follows it
+    with function_logs() as logged:
+        result = lambda_handler(event, LocalContext())
+
+    # Then the answer fits its limit in either encoding (UTF-8 as the runtime sends it, escaped as counted)
+    assert lambda_bytes(result) <= len(json.dumps(result)) <= SMALL_LIMIT
+    # And the restore is there, that field cut and named, the rest as DCS sent it
+    restore = result["restore"]
+    assert (restore["restore_id"], restore["status"]) == (record["restore_id"], "failed")
+    assert restore["cut_fields"] == [field]
+    assert restore[field]
+    assert text.startswith(restore[field])
+    as_sent = RestoreRecord.model_validate({**record, field: text}).model_dump(mode="json")
+    assert {key: value for key, value in restore.items() if key not in (field, "cut_fields")} == {
+        key: value for key, value in as_sent.items() if key != field
+    }
+    # And the failed restore was queued once, and the reduction logged
+    assert queued_restore_ids(aws) == [record["restore_id"]]
+    [reduced] = [line for line in logged() if line["message"] == "payload reduced to fit the response limit"]
+    assert reduced["restore_cut_fields"] == [field]

@@ -205,3 +205,84 @@ def test_invalid_records_beyond_the_windows_cap_stay_counted_as_omitted_through_
     one = len(json.dumps(invalid[0]))
     tight = fit(payload, ResponseLimit(max_bytes=frame + one + 2), LAMBDA_RESULT).payload
     assert (len(tight.invalid_records), tight.invalid_records_omitted) == (1, 7)
+
+
+WIDE = "\U0001f5c4"  # one character: 4 bytes in UTF-8, 12 as the escaped pair that fit() counts
+FREE_TEXT = ("restore_name", "backup_id", "backup_name", "restore_remark", "backup_remark", "error_code")
+
+
+def following(restore_texts: dict[str, str], records: int = 20) -> RestorePayload:
+    """A payload following restore "r" (failed, carrying ``restore_texts``) and the other records of its window."""
+    restore = {"restore_id": "r", "status": "failed", "created_at": "2024-01-01T01:00:00Z", **restore_texts}
+    others = [{"restore_id": f"o{n}", "status": "succeed", "restore_remark": "x" * 500} for n in range(records)]
+    invalid = [{"index": 3, "restore_id": "bad", "reason": "status: bad"}]
+    return RestorePayload.model_validate({**payload_json([restore, *others], invalid), "restore": restore})
+
+
+@pytest.mark.parametrize(("encoding", "measure"), [(LAMBDA_RESULT, lambda_bytes), (HTTP_BODY, http_response_bytes)])
+@pytest.mark.parametrize(
+    "texts",
+    [{"restore_remark": "r" * 1_100_000}, {"error_code": WIDE * 75_000}, {"backup_name": '"\\' * 50_000}],
+    ids=["a remark of 1.1 MB", "an error code of 300 kB in UTF-8", "quotes and backslashes"],
+)
+def test_a_followed_restore_too_large_for_the_answer_is_cut_and_says_what_was_cut(
+    encoding: Encoding, measure: Any, texts: dict[str, str]
+) -> None:
+    # Given a workflow's smallest limit and a followed restore that alone would pass it
+    payload = following(texts)
+    assert counted(payload.model_copy(update={"records": [], "invalid_records": []}), encoding) > MIN_RESPONSE_BYTES
+
+    # When the payload is fitted
+    fitted = fit(payload, ResponseLimit(RecordSelection.NONE, MIN_RESPONSE_BYTES), encoding).payload
+
+    # Then the answer is within the limit, in either encoding the runtime may send, with the restore kept
+    assert measure(fitted.to_json()) <= counted(fitted, encoding) <= MIN_RESPONSE_BYTES
+    assert fitted.restore is not None
+    assert payload.restore is not None
+    [field] = texts
+    assert fitted.restore.cut_fields == [field]
+    kept = getattr(fitted.restore, field)
+    assert texts[field].startswith(kept)
+    assert shaping.RESTORE_CUT_TO - 14 < encoding.size(kept) <= shaping.RESTORE_CUT_TO  # cut by weight, not length
+    uncut = fitted.restore.model_dump(exclude={field, "cut_fields"})
+    assert uncut == payload.restore.model_dump(exclude={field, "cut_fields"})
+    # And the records went first: only then was the restore cut
+    assert (fitted.records_included, fitted.records) == (RecordSelection.NONE, [])
+
+
+@pytest.mark.parametrize("encoding", [LAMBDA_RESULT, HTTP_BODY])
+def test_a_followed_restore_that_fits_alone_is_never_cut_and_the_lists_give_way(encoding: Encoding) -> None:
+    # Given a restore of 20 kB (in its place among the records, and as the followed one) beside 54 kB of others
+    payload = following({"restore_remark": "r" * 20_000}, records=100)
+    assert counted(payload, encoding) > MIN_RESPONSE_BYTES
+    fitted = fit(payload, ResponseLimit(max_bytes=MIN_RESPONSE_BYTES), encoding).payload
+    # Then the records that did not fail are left out, and the restore stays whole
+    assert fitted.restore == payload.restore
+    assert (fitted.records_included, [record.restore_id for record in fitted.records]) == ("failed", ["r"])
+    assert counted(fitted, encoding) <= MIN_RESPONSE_BYTES
+
+
+@pytest.mark.parametrize("encoding", [LAMBDA_RESULT, HTTP_BODY])
+def test_the_smallest_limit_holds_the_largest_frame_and_a_restore_with_every_free_text_cut(encoding: Encoding) -> None:
+    # Given the largest frame, and a restore whose every free-text field is as wide as text can be
+    big = 10**9
+    frame = {
+        **payload_json([], []),
+        "total": big,
+        "counts": dict.fromkeys(("waiting", "restoring", "succeed", "failed"), big),
+        "forwarded": {"queued": big, "already_forwarded": big},
+        "invalid_records_omitted": big,
+        "truncated": True,
+    }
+    texts = dict.fromkeys(FREE_TEXT, WIDE * 20_000)
+    restore = {"restore_id": ID, "status": "failed", "progress": 99.99, **texts}
+    times = {"created_at": "2024-01-01T00:00:00.123456+14:00", "updated_at": "9998-12-31T23:59:59.999999Z"}
+    payload = RestorePayload.model_validate({**frame, "restore": {**restore, **times}})
+
+    # When it is fitted to the smallest limit an event may set
+    fitted = fit(payload, ResponseLimit(max_bytes=MIN_RESPONSE_BYTES), encoding).payload
+
+    # Then the restore fits, every free-text field cut
+    assert counted(fitted, encoding) <= MIN_RESPONSE_BYTES
+    assert fitted.restore is not None
+    assert fitted.restore.cut_fields == sorted(FREE_TEXT)

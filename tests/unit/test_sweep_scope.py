@@ -53,13 +53,14 @@ def test_the_next_page_carries_the_window_fixed_and_the_filters() -> None:
             "correlation_id": "sweep-1",
         }
     )
-    event = first.next_event(100, listed_total=57)
+    event = first.next_event(100, listed_total=57, page_ids=["i-1", "i-2"])
     later = scope_of(event, SETTINGS, now=lambda: NOW + timedelta(hours=5))  # a later page, hours later
     assert (later.begin_time, later.end_time) == (first.begin_time, first.end_time)
     assert later.query.model_dump() == first.query.model_copy(update={"offset": 100}).model_dump()
     assert (later.records, later.correlation_id) == ("failed", "sweep-1")
     assert event["begin_time"].endswith("Z")
     assert later.listed_total == 57
+    assert later.previous_page_ids == ("i-1", "i-2")
 
 
 def test_the_sweep_is_described_as_each_page_states_it() -> None:
@@ -98,6 +99,8 @@ def test_the_sweep_is_described_as_each_page_states_it() -> None:
         ({"scheduled_time": "1000-01-01T00:00:00Z"}, "scheduled_time"),
         ({"lookback": "P400D"}, "lookback"),
         ({"unknown": 1}, "unknown"),
+        ({"previous_page_ids": ["../x"]}, "previous_page_ids.0"),
+        ({"previous_page_ids": ["i"] * 1001}, "previous_page_ids"),
     ],
 )
 def test_bad_input_is_refused_by_field_before_dcs(event: Any, field: str) -> None:

@@ -13,7 +13,7 @@ from sweep_summary.app import lambda_handler
 from sweep_summary.summary import (
     MAX_CAUSE_CHARS,
     MAX_FAILED_LISTED,
-    MAX_NAME_CHARS,
+    MAX_NAME_BYTES,
     Counts,
     InvalidSummaryInputError,
     summarise,
@@ -51,6 +51,7 @@ def page(instances: list[dict[str, Any]], results: list[dict[str, Any]], next_pa
         "count": len(instances),
         "total": len(instances),
         "invalid": 0,
+        "repeated": 0,
         "truncated": False,
         "fleet_changed": False,
         "next": next_page,
@@ -81,6 +82,7 @@ def test_a_first_page_becomes_the_summary_and_its_next_is_passed_on() -> None:
             "failed_instances": [{"instance_id": "i-1", "name": "cache-1", "error": "DcsAuthError"}],
             "failed_instances_omitted": 0,
             "instances_invalid": 0,
+            "instances_repeated": 0,
             "truncated": False,
             "fleet_changed": False,
             "cause": "1 of 3 instances failed: i-1 (cache-1): DcsAuthError",
@@ -151,13 +153,20 @@ def test_the_cause_names_the_instances_it_does_not_list() -> None:
     assert answer["summary"]["cause"].endswith("i-99: E; and 2 more")
 
 
-def test_the_cause_stays_one_line_and_a_name_longer_than_dcs_allows_is_refused() -> None:
+def test_the_cause_stays_one_line_and_a_name_heavier_than_the_discovery_cuts_is_refused() -> None:
     failure = {"error": "DcsAuthError", "instance_id": "i-0"}
     answer = summarise({"summary": None, "page": page([instance(0, "line\none")], [failure])})
     assert "\n" not in answer["summary"]["cause"]
-    with pytest.raises(InvalidSummaryInputError) as refused:  # the discovery cuts names: a longer one is not its page
-        summarise({"summary": None, "page": page([instance(0, "x" * (MAX_NAME_CHARS + 1))], [failure])})
-    assert refused.value.field == "page.instances.0.name"
+    # A name is weighed as escaped JSON: 16 four-byte characters weigh 12 bytes each, the limit exactly
+    wide = "\U0001f5c4" * (MAX_NAME_BYTES // 12)
+    for name in (wide, wide[:-1] + "x" * 11, '"' * (MAX_NAME_BYTES // 2)):
+        assert summarise({"summary": None, "page": page([instance(0, name)], [failure])})["summary"]["failed_instances"]
+    for name in (wide + "x", "x" * (MAX_NAME_BYTES + 1), '"' * (MAX_NAME_BYTES // 2) + "x"):
+        with pytest.raises(
+            InvalidSummaryInputError
+        ) as refused:  # the discovery cuts names: a heavier one is not its page
+            summarise({"summary": None, "page": page([instance(0, name)], [failure])})
+        assert refused.value.field == "page.instances.0.name"
 
 
 def test_results_are_matched_to_instances_by_id_whatever_their_order() -> None:
@@ -223,3 +232,24 @@ def test_instances_not_watched_are_counted_and_a_capped_or_changed_fleet_is_flag
     # Then the summary says how many were not watched, and that the fleet was cut
     assert (first["summary"]["instances_invalid"], first["summary"]["truncated"]) == (2, False)
     assert (summary["instances_invalid"], summary["truncated"], summary["fleet_changed"]) == (3, True, True)
+
+
+def test_repeats_are_summed_over_the_pages_and_the_fleet_is_said_to_have_changed() -> None:
+    # Given a page with none repeated, then two pages whose instances had all been listed before
+    first = {**page([instance(0)], [watched()], NEXT), "repeated": 0}
+    summary = summarise({"summary": None, "page": first})["summary"]
+    for _ in range(2):
+        repeats = {**page([], [], NEXT), "repeated": 200, "fleet_changed": True}
+        summary = summarise({"summary": summary, "page": repeats})["summary"]
+
+    # Then one instance was watched, 400 listings of it counted as repeats, and the fleet flagged
+    assert (summary["instances_watched"], summary["instances_repeated"], summary["fleet_changed"]) == (1, 400, True)
+
+
+def test_a_page_that_stopped_at_max_instances_keeps_the_summary_truncated_whatever_pages_follow() -> None:
+    # Given a page that said truncated and changed, then one that said neither
+    first = {**page([instance(0)], [watched()], NEXT), "truncated": True, "fleet_changed": True}
+    summary = summarise({"summary": None, "page": first})["summary"]
+    summary = summarise({"summary": summary, "page": page([instance(1)], [watched()])})["summary"]
+    # Then the summary still says both: a later page never clears what an earlier one found
+    assert (summary["truncated"], summary["fleet_changed"]) == (True, True)

@@ -109,6 +109,7 @@ def expected_summary(window: str, watched: list[str], failed: dict[str, str], qu
         ],
         "failed_instances_omitted": 0,
         "instances_invalid": 0,
+        "instances_repeated": 0,
         "truncated": False,
         "fleet_changed": False,
         "cause": f"{len(failed)} of {len(watched) + len(failed)} instances failed: {cause}" if failed else "",
@@ -269,3 +270,32 @@ def test_a_sweep_started_by_another_execution_accepts_the_key_step_functions_add
     done = run(workflows.fleet_sweep, {**FIRST, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": started_by})
     assert done.status == "SUCCEEDED"
     assert done.output["instances_watched"] == len(FLEET)
+
+
+# The same 200 instances listed on each of five pages (the same IDs, each listing a year later), one failed restore each
+REPEATED_ROUNDS = [generate_fleet(200, seed=5, start=datetime(2020 + year, 1, 1, tzinfo=UTC)) for year in range(5)]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize(
+    "emulator",
+    [
+        (
+            [instance for listed in REPEATED_ROUNDS for instance in listed],
+            generate_fleet_records(REPEATED_ROUNDS[0], 1, failed_every=1),
+        )
+    ],
+    indirect=True,
+    ids=["200x5"],
+)
+def test_instances_repeated_across_pages_are_watched_and_counted_once(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources
+) -> None:
+    # When a sweep walks five pages that list the same 200 instances
+    done = run(workflows.fleet_sweep, {"begin_time": "2024-01-01T00:00:00Z", "end_time": "2024-01-02T00:00:00Z"})
+
+    # Then each instance was watched once, the repeats counted, the fleet flagged, each failed restore queued once
+    assert done.status == "SUCCEEDED"
+    summary = done.output
+    assert (summary["instances_watched"], summary["instances_repeated"], summary["fleet_changed"]) == (200, 800, True)
+    assert (summary["failed_restores_queued"], len(aws.messages())) == (200, 200)

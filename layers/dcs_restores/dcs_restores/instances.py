@@ -134,6 +134,7 @@ class InstanceList(BaseModel):
     invalid_total: int = Field(description="Every invalid instance seen, kept or not.")
     total: int = Field(description="instance_num as DCS reported it (the largest seen while paging).")
     truncated: bool = Field(description="DCS listed more instances than the client's cap; the rest were not read.")
+    repeated: int = Field(default=0, description="Listings of an instance listed before in the same listing, dropped.")
 
 
 class _Page(BaseModel):
@@ -209,4 +210,5 @@ def merge_instance_pages(pages: list[InstancePage], max_invalid: int, *, cap: in
         invalid_total=len(invalid),
         total=total,
         truncated=truncated,
+        repeated=sum(len(page.instances) for page in pages) - len(instances),
     )
