@@ -1,7 +1,10 @@
 """A DCS that misbehaves in time: whatever it does, a read ends by its deadline, as a timeout.
 
-Each case asserts when the client gave up, not only what it raised: between just before the
-deadline (a per-request timeout is cut to the time left, never longer) and a second after it.
+Each case asserts when the client gave up, not only what it raised: not before the deadline (a
+per-request timeout is cut to the time left, never longer), and long before the hostile peer itself
+gives up (``HostilePeer``'s lifetime, 15 s), which is where a missed deadline would end. How close to
+the deadline it ends is a figure for ``make bench``, not a pass/fail check: a loaded machine wakes
+threads late.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ MakeClient = Callable[..., DcsRestoresClient]
 
 DEADLINE = 2.0
 EARLY = 0.1  # the deadline may be met this much early (a per-request timeout is the time left, rounded)
-LATE = 1.0  # and must be met within this much after it
+LATE = 8.0  # and met well before the peer's own lifetime ends it; generous, so machine load cannot fail it
 
 
 @pytest.fixture
