@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from dcs_restores import InstanceQuery, SafeId, first_error
+from dcs_restores import InstanceQuery, SafeId, UtcTime, first_error
 
 from .local import LocalServices, UsageError, local_services, print_json, say
 from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionStillRunningError, Finished, timeout_seconds
@@ -130,10 +130,15 @@ def wait_input(args: argparse.Namespace, *, embedded: bool) -> dict[str, Any]:
         raise UsageError("give --started-at or --lookback, not both")
     window = {"lookback": args.lookback, "started_at": args.started_at}
     given = {field: value for field, value in window.items() if value is not None}
+    if args.started_at is not None:  # read as --begin is (never a number of epoch seconds), handed on in ISO 8601
+        try:
+            given["started_at"] = TypeAdapter(UtcTime).validate_python(args.started_at).isoformat()
+        except ValidationError as error:
+            raise _usage(error, window, "started_at") from None
     try:  # checked as each poll's watch checks them, the first poll being now
         SchedulerInput.model_validate({"instance_id": args.instance, "scheduled_time": datetime.now(UTC), **given})
     except ValidationError as error:
-        raise _usage(error, given, "started_at") from None
+        raise _usage(error, window, "started_at") from None
     event: dict[str, Any] = {"instance_id": args.instance, "restore_id": args.restore_id, **given}
     optional = {"poll_seconds": poll, "max_wait_seconds": args.max_wait_seconds}
     event.update((field, value) for field, value in optional.items() if value is not None)

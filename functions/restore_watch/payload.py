@@ -63,6 +63,12 @@ class RestorePayload(BaseModel):
         description="The record of the restore the request named (restore_id): null when it named none, or while "
         "DCS does not list it in the window. Always kept, whatever the size limit leaves out.",
     )
+    restore_invalid: str | None = Field(
+        default=None,
+        description="Why DCS's record of the restore the request named is invalid, when DCS listed that restore only "
+        "as invalid records (e.g. both succeed and failed): its status cannot be told, and `restore` is null. Null "
+        "otherwise. Always kept, whatever the size limit leaves out.",
+    )
 
     @classmethod
     def whole(
@@ -70,6 +76,9 @@ class RestorePayload(BaseModel):
     ) -> RestorePayload:
         """Everything read for ``query``: every record, before fitting. Built from validated parts, not re-checked."""
         watched = next((record for record in result.records if record.restore_id == restore_id), None)
+        invalid = None
+        if restore_id is not None and watched is None:  # listed, but only as records that failed validation
+            invalid = next((bad.reason for bad in result.invalid_records if bad.restore_id == restore_id), None)
         return cls.model_construct(
             instance_id=query.instance_id,
             project_id=query.project_id,
@@ -83,6 +92,7 @@ class RestorePayload(BaseModel):
             truncated=result.truncated,
             forwarded=forwarded,
             restore=watched,
+            restore_invalid=invalid,
         )
 
     def reduced_to(

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 import pytest
@@ -154,6 +155,31 @@ def test_wait_for_restore_names_a_restore_dcs_never_listed(
     assert "Exception=" not in done.stderr  # the interpreter's own log of the failure is kept quiet
 
 
+def test_wait_for_restore_reads_started_at_in_dcs_s_own_format_as_utc() -> None:
+    # Given a DCS with a restore that started two hours ago and has succeeded
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    records = generate_records(3, start=started, failed_every=0)
+    emulator = Emulator(records)
+    with emulator as url:
+        environment = {
+            **clean_environment(),
+            "DCS_ENDPOINT": url,
+            "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
+            "DCS_AK": DEFAULT_AK,
+            "DCS_SK": DEFAULT_SK,
+        }
+        # When the command waits for it from its start, given as --begin takes a time: yyyyMMddHHmmss in UTC
+        since = started.strftime("%Y%m%d%H%M%S")
+        done = run_cli(
+            "wait-for-restore", DEFAULT_INSTANCE_ID, records[0]["restore_id"], "--started-at", since, env=environment
+        )
+
+    # Then it found the restore, polling from that very second
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["restore_id"] == records[0]["restore_id"]
+    assert [dict(parse_qsl(request.query))["begin_time"] for request in emulator.restore_requests()] == [since]
+
+
 @pytest.mark.long
 def test_a_sweep_against_configured_services_names_the_instance_it_could_not_watch_and_exits_1() -> None:
     # Given a DCS of six instances, one of which answers with a page larger than the function reads
@@ -262,7 +288,7 @@ USAGE_ERRORS = {
     ),
     "started-at-without-offset": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--started-at", "2024-01-01T00:00:00"],
-        "--started-at '2024-01-01T00:00:00': Input should have timezone info",
+        "--started-at '2024-01-01T00:00:00': a datetime needs a timezone; yyyyMMddHHmmss is read as UTC",
     ),
     "wait-bad-lookback": (
         ["wait-for-restore", DEFAULT_INSTANCE_ID, "r1", "--lookback", "a day"],

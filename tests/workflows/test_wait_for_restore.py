@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
 from dcs_restores import RestoreRecord
 from dcs_restores.models import describe_error
@@ -97,6 +98,52 @@ def test_a_restore_dcs_never_lists_is_not_found_once_the_maximum_wait_is_reached
     )
     assert interpreter_time.waits == [30, 30, 30]
     assert len(emulator.restore_requests()) == 4
+
+
+def test_a_restore_listed_then_no_longer_listed_is_not_found_at_once(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a restore DCS lists as restoring, and from the first wait on lists no more (its records renamed)
+    emulator.progress(WATCHED, ["restoring"])
+
+    def wait_then_forget(_self: Any, env: Any, wait_seconds: int) -> None:  # moto passes them by name
+        interpreter_time.waits.append(wait_seconds)
+        emulator.faults.drift = {index: {"restore_id": f"another-{index}"} for index in range(len(RECORDS))}
+
+    monkeypatch.setattr(WaitFunction, "_wait_interval", wait_then_forget)
+
+    # When the workflow waits for it
+    done = wait_for(workflows)
+
+    # Then the poll after the wait ends it: not found, saying it was listed before, not that it had not finished
+    assert (done.status, done.error) == ("FAILED", "RestoreNotFound")
+    assert done.cause == (
+        f"restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} was listed, then not: poll 2 did not find it, "
+        "after 30 seconds waited (lookback PT24H, started_at null)"
+    )
+    assert interpreter_time.waits == [30]
+    assert len(emulator.restore_requests()) == 2
+
+
+def test_a_restore_dcs_lists_both_succeeded_and_failed_fails_as_invalid_at_once(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources, interpreter_time: InterpreterTime
+) -> None:
+    # Given DCS listing the restore twice: succeeded, and failed
+    emulator.add_records([{**RECORDS[0], "status": "failed", "error_code": PROGRESS_ERROR_CODE}])
+
+    # When the workflow waits for it
+    done = wait_for(workflows)
+
+    # Then the first poll ends it with RestoreInvalid and the invalid record's reason, not as never listed
+    assert (done.status, done.error) == ("FAILED", "RestoreInvalid")
+    assert done.cause == (
+        f"DCS listed restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} only as an invalid record: "
+        "status: DCS reported this restore both succeed and failed"
+    )
+    assert interpreter_time.waits == []
+    assert len(emulator.restore_requests()) == 1
+    # And a restore whose outcome cannot be told is not forwarded as failed
+    assert aws.messages() == []
 
 
 def test_a_restore_still_running_at_the_maximum_wait_times_out(
