@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from dcs_restores import InstanceQuery, SafeId, UtcTime, first_error
 
 from .local import LocalServices, UsageError, local_services, print_json, say
-from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionStillRunningError, Finished, timeout_seconds
+from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionNotSettledError, Finished, timeout_seconds
 
 DONE, FAILED, USAGE_ERROR = 0, 1, 2
 EMBEDDED_POLL_SECONDS = 2  # the embedded DCS answers at once; a real one is polled at the workflow's own default
@@ -152,13 +152,14 @@ def sweep(execution_input: dict[str, Any]) -> int:
     """Run a fleet sweep; the summary on stdout, each failed instance on stderr."""
     with _running() as (services, machines):
         started = time.monotonic()
+        within = timeout_seconds(FLEET_SWEEP)
         try:
-            done = machines.run(machines.arns.fleet_sweep, execution_input, within=timeout_seconds(FLEET_SWEEP))
-        except ExecutionStillRunningError as error:
+            done = machines.run(machines.arns.fleet_sweep, execution_input, within=within)
+            summary = machines.sweep_summary(done, within=within)
+        except ExecutionNotSettledError as error:
             say(str(error))
             return FAILED
         seconds = time.monotonic() - started
-        summary = machines.sweep_summary(done)
     if summary is None:
         say(f"the sweep failed: {describe_failure(done)} ({seconds:.2f} s)")
         return USAGE_ERROR if done.error == "InvalidQueryError" else FAILED
@@ -199,7 +200,7 @@ def wait_for_restore(execution_input: dict[str, Any]) -> int:
             done = machines.run(
                 machines.arns.wait_for_restore, execution_input, within=timeout_seconds(WAIT_FOR_RESTORE)
             )
-        except ExecutionStillRunningError as error:
+        except ExecutionNotSettledError as error:
             say(str(error))
             return FAILED
         seconds = time.monotonic() - started
