@@ -16,13 +16,14 @@ from urllib.parse import parse_qsl
 import pytest
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from dcs_restores import RestoreRecord
+from dcs_restores import RestoreRecord, RetryPolicy
 from dcs_restores.models import describe_error
 from devkit.emulator import DEFAULT_INSTANCE_ID, PROGRESS_ERROR_CODE, Emulator, Scripted
 from devkit.seed import generate_records
 from devkit.workflows import LocalWorkflows
 from tests.support import AwsResources
 
+from . import stated
 from .conftest import InterpreterTime, run
 
 # Restores started in the last two hours (all succeeded, as stored): inside the default lookback (PT24H) of any poll.
@@ -193,6 +194,22 @@ def test_a_poll_that_meets_an_unavailable_dcs_is_retried_by_the_state_machine(
     [backoff] = interpreter_time.retries
     assert 0 <= backoff <= 2
     assert len(emulator.restore_requests()) == 5
+
+
+def test_a_poll_is_retried_as_often_as_the_readme_says(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # Given DCS unavailable for the first poll and for every retry of it the README states but the last
+    attempts = stated.retry_attempts()
+    emulator.script(*[Scripted(status=503)] * (RetryPolicy().max_attempts * attempts))  # each try: the client's own
+
+    # When the workflow waits for a restore that has succeeded
+    done = wait_for(workflows)
+
+    # Then the state machine retried the poll that often, and the last try found the restore
+    assert done.status == "SUCCEEDED"
+    assert done.output["restore_id"] == WATCHED
+    assert len(interpreter_time.retries) == attempts
 
 
 @pytest.mark.parametrize(
