@@ -15,7 +15,10 @@ from restore_watch.triggers import MIN_TIME_LIMIT_SECONDS
 
 from ..support import AwsResources, load_event
 
-LAMBDA_TIME_LEFT = LocalContext(remaining_ms=120_000)  # all of the template's timeout: only the event limits it
+
+def all_of_lambda_s_time() -> LocalContext:
+    """A fresh invocation's context with the template's whole timeout left: only the event limits the watch."""
+    return LocalContext(remaining_ms=120_000)
 
 
 @pytest.mark.parametrize("dcs_latency", [0.0, 1.0], ids=["dcs-at-once", "dcs-a-second-late"])
@@ -27,7 +30,7 @@ def test_the_shortest_time_limit_queues_every_failed_restore_of_the_window(
     event = {**load_event("direct-invoke.json"), "time_limit_seconds": MIN_TIME_LIMIT_SECONDS}
 
     # When a workflow's step gives the watch the least time it may
-    payload = lambda_handler(event, LAMBDA_TIME_LEFT)
+    payload = lambda_handler(event, all_of_lambda_s_time())
 
     # Then every failed restore of the window was claimed, queued and marked
     failed = payload["counts"]["failed"]
@@ -41,7 +44,7 @@ def test_a_time_limit_below_the_shortest_is_refused_by_name_before_dcs_is_asked(
 ) -> None:
     event = {**load_event("direct-invoke.json"), "time_limit_seconds": MIN_TIME_LIMIT_SECONDS - 1}
     with pytest.raises(InvalidQueryError) as refused:
-        lambda_handler(event, LAMBDA_TIME_LEFT)
+        lambda_handler(event, all_of_lambda_s_time())
     assert refused.value.field == "time_limit_seconds"
     assert f"greater than or equal to {MIN_TIME_LIMIT_SECONDS}" in str(refused.value)
     assert emulator.restore_requests() == []
@@ -56,4 +59,4 @@ def test_a_time_limit_ends_the_watch_with_a_named_error_before_lambda_s_time(
 
     # Then the watch gives up on DCS within the step's time, with a retryable named error
     with pytest.raises(DcsTimeoutError):
-        lambda_handler(event, LAMBDA_TIME_LEFT)
+        lambda_handler(event, all_of_lambda_s_time())
