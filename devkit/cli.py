@@ -142,7 +142,9 @@ def _add_wait_for_restore(commands: Any) -> None:
         "--lookback", metavar="D", help="how far back each poll reads, ISO 8601 (default: PT24H); must reach the start"
     )
     wait.add_argument(
-        "--started-at", metavar="T", help="when the restore started (ISO 8601 with an offset): polls read from there"
+        "--started-at",
+        metavar="T",
+        help="when the restore started: yyyyMMddHHmmss (UTC) or ISO 8601 with an offset; polls read from there",
     )
 
 

@@ -48,8 +48,8 @@ class LocalStateMachines:
     def run(self, state_machine_arn: str, execution_input: Mapping[str, Any], *, within: float) -> Finished:
         return run(state_machine_arn, execution_input, within=within, states=self.states)
 
-    def sweep_summary(self, execution: Finished) -> dict[str, Any] | None:
-        return sweep_summary(execution, states=self.states)
+    def sweep_summary(self, execution: Finished, *, within: float) -> dict[str, Any] | None:
+        return sweep_summary(execution, within=within, states=self.states)
 
 
 @contextmanager

@@ -19,10 +19,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from dcs_restores import InstanceQuery, SafeId, first_error
+from dcs_restores import InstanceQuery, SafeId, UtcTime, first_error
 
 from .local import LocalServices, UsageError, local_services, print_json, say
-from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionStillRunningError, Finished, timeout_seconds
+from .workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, ExecutionNotSettledError, Finished, timeout_seconds
 
 DONE, FAILED, USAGE_ERROR = 0, 1, 2
 EMBEDDED_POLL_SECONDS = 2  # the embedded DCS answers at once; a real one is polled at the workflow's own default
@@ -130,10 +130,15 @@ def wait_input(args: argparse.Namespace, *, embedded: bool) -> dict[str, Any]:
         raise UsageError("give --started-at or --lookback, not both")
     window = {"lookback": args.lookback, "started_at": args.started_at}
     given = {field: value for field, value in window.items() if value is not None}
+    if args.started_at is not None:  # read as --begin is (never a number of epoch seconds), handed on in ISO 8601
+        try:
+            given["started_at"] = TypeAdapter(UtcTime).validate_python(args.started_at).isoformat()
+        except ValidationError as error:
+            raise _usage(error, window, "started_at") from None
     try:  # checked as each poll's watch checks them, the first poll being now
         SchedulerInput.model_validate({"instance_id": args.instance, "scheduled_time": datetime.now(UTC), **given})
     except ValidationError as error:
-        raise _usage(error, given, "started_at") from None
+        raise _usage(error, window, "started_at") from None
     event: dict[str, Any] = {"instance_id": args.instance, "restore_id": args.restore_id, **given}
     optional = {"poll_seconds": poll, "max_wait_seconds": args.max_wait_seconds}
     event.update((field, value) for field, value in optional.items() if value is not None)
@@ -147,13 +152,14 @@ def sweep(execution_input: dict[str, Any]) -> int:
     """Run a fleet sweep; the summary on stdout, each failed instance on stderr."""
     with _running() as (services, machines):
         started = time.monotonic()
+        within = timeout_seconds(FLEET_SWEEP)
         try:
-            done = machines.run(machines.arns.fleet_sweep, execution_input, within=timeout_seconds(FLEET_SWEEP))
-        except ExecutionStillRunningError as error:
+            done = machines.run(machines.arns.fleet_sweep, execution_input, within=within)
+            summary = machines.sweep_summary(done, within=within)
+        except ExecutionNotSettledError as error:
             say(str(error))
             return FAILED
         seconds = time.monotonic() - started
-        summary = machines.sweep_summary(done)
     if summary is None:
         say(f"the sweep failed: {describe_failure(done)} ({seconds:.2f} s)")
         return USAGE_ERROR if done.error == "InvalidQueryError" else FAILED
@@ -194,7 +200,7 @@ def wait_for_restore(execution_input: dict[str, Any]) -> int:
             done = machines.run(
                 machines.arns.wait_for_restore, execution_input, within=timeout_seconds(WAIT_FOR_RESTORE)
             )
-        except ExecutionStillRunningError as error:
+        except ExecutionNotSettledError as error:
             say(str(error))
             return FAILED
         seconds = time.monotonic() - started

@@ -230,9 +230,17 @@ def _handler(name: str) -> Callable[[Any, Any], Any]:
 # Running one execution: start it, await its end, read what a failed one's output cannot show.
 
 POLL_SECONDS = 0.02  # how often a local execution is asked whether it ended: moto's server is on loopback
+# What an ended status promises, beside it: the history's last event, and the fields DescribeExecution then
+# holds (those that event holds). moto's interpreter sets the status first, the output, or the error and the
+# cause, a moment later; a reader that stopped at the status could read null. Other statuses promise nothing.
+_LAST_EVENTS = {"SUCCEEDED": "ExecutionSucceeded", "FAILED": "ExecutionFailed"}
 
 
-class ExecutionStillRunningError(TimeoutError):
+class ExecutionNotSettledError(TimeoutError):
+    """The execution had not ended, or not shown what its end promises, within the time it was awaited."""
+
+
+class ExecutionStillRunningError(ExecutionNotSettledError):
     """The execution had not ended within the time it was awaited."""
 
 
@@ -255,23 +263,31 @@ def run(
     name: str | None = None,
     states: Any = None,
 ) -> Finished:
-    """Start an execution and await its end for at most ``within`` seconds (``ExecutionStillRunningError`` after)."""
+    """Start an execution and await its end, whole, for at most ``within`` seconds (``ExecutionNotSettledError``
+    after: ``ExecutionStillRunningError`` while it runs)."""
     states = states or _boto3_client("stepfunctions")
     # Always named: AWS names an unnamed execution with a UUID, moto leaves $$.Execution.Name null.
     started = states.start_execution(
         stateMachineArn=state_machine_arn, input=json.dumps(execution_input), name=name or str(uuid.uuid4())
     )
+    arn = started["executionArn"]
     deadline = time.monotonic() + within
     while True:
-        described = states.describe_execution(executionArn=started["executionArn"])
-        if described["status"] != "RUNNING":
-            break
+        described = states.describe_execution(executionArn=arn)
+        if described["status"] == "RUNNING":
+            missing = "its end"
+        else:
+            missing = _still_missing(states, described)
+            if not missing:
+                break
         if time.monotonic() >= deadline:
-            raise ExecutionStillRunningError(f"{started['executionArn']} still running after {within} s")
+            if described["status"] == "RUNNING":
+                raise ExecutionStillRunningError(f"{arn} still running after {within} s")
+            raise ExecutionNotSettledError(f"{arn} ended {described['status']}, without {missing} after {within} s")
         time.sleep(POLL_SECONDS)  # asking moto's thread; no outcome depends on how long this takes
     output = described.get("output")
     return Finished(
-        arn=started["executionArn"],
+        arn=arn,
         status=described["status"],
         output=json.loads(output) if output is not None else None,
         error=described.get("error"),
@@ -279,21 +295,66 @@ def run(
     )
 
 
-def state_input(execution: Finished, state: str, *, states: Any = None) -> Any:
-    """The input of the last time the execution entered ``state``: what a failed execution's output cannot show."""
+def _still_missing(states: Any, described: Mapping[str, Any]) -> str:
+    """What the ended execution's status promises that is not there yet ("" once everything is)."""
+    last_event = _LAST_EVENTS.get(described["status"])
+    if last_event is None:
+        return ""
+    last = _last_event(states, described["executionArn"])
+    if last is None or last["type"] != last_event:
+        return f"its history's {last_event} event"
+    if last_event == "ExecutionSucceeded":
+        output = last.get("executionSucceededEventDetails", {}).get("output")
+        # moto's DescribeExecution leaves out an output of null: the event's "null" is all there is to wait for.
+        return "" if "output" in described or output == "null" else "its output"
+    details = last.get("executionFailedEventDetails", {})
+    return " and ".join(f"its {field}" for field in ("error", "cause") if field in details and field not in described)
+
+
+def _history(states: Any, arn: str) -> list[dict[str, Any]]:
+    """The execution's history, oldest event first (moto ignores ``reverseOrder`` and ``maxResults``)."""
+    events: list[dict[str, Any]] = []
+    pages = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = states.get_execution_history(**pages)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        pages["nextToken"] = page["nextToken"]
+
+
+def _last_event(states: Any, arn: str) -> dict[str, Any] | None:
+    events = _history(states, arn)
+    return events[-1] if events else None
+
+
+def state_input(execution: Finished, state: str, *, within: float, states: Any = None) -> Any:
+    """The input of the last time the execution entered ``state``: what a failed execution's output cannot show.
+
+    Read once the history holds the execution's last event (awaited for at most ``within`` seconds).
+    """
     states = states or _boto3_client("stepfunctions")
-    events = states.get_execution_history(executionArn=execution.arn, maxResults=1000, reverseOrder=True)["events"]
-    for event in events:
+    last_event = _LAST_EVENTS.get(execution.status)
+    deadline = time.monotonic() + within
+    while True:
+        events = _history(states, execution.arn)
+        if last_event is None or (events and events[-1]["type"] == last_event):
+            break
+        if time.monotonic() >= deadline:
+            raise ExecutionNotSettledError(f"{execution.arn}: no {last_event} event in its history after {within} s")
+        time.sleep(POLL_SECONDS)
+    for event in reversed(events):
         entered = event.get("stateEnteredEventDetails")
         if entered is not None and entered["name"] == state:
             return json.loads(entered["input"])
     raise LookupError(f"the execution never entered {state}")
 
 
-def sweep_summary(execution: Finished, *, states: Any = None) -> dict[str, Any] | None:
+def sweep_summary(execution: Finished, *, within: float, states: Any = None) -> dict[str, Any] | None:
     """A fleet sweep's summary: its output, or when instances failed the summary its Fail state was given.
 
-    ``None`` when the sweep ended before it had one (its discovery failed, say).
+    ``None`` when the sweep ended before it had one (its discovery failed, say). ``within``: how long
+    the history may take to show the execution's end.
     """
     if execution.status == "SUCCEEDED":
         summary: dict[str, Any] = execution.output
@@ -302,7 +363,7 @@ def sweep_summary(execution: Finished, *, states: Any = None) -> dict[str, Any] 
         return None
     state, cause_path = _fail_state(FLEET_SWEEP, INSTANCES_FAILED)
     # The Fail state's cause is the summary's: "$.progress.summary.cause" says where the summary is.
-    summary = state_input(execution, state, states=states)
+    summary = state_input(execution, state, within=within, states=states)
     for key in cause_path.removeprefix("$.").split(".")[:-1]:
         summary = summary[key]
     return summary

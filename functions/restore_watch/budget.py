@@ -13,6 +13,7 @@ the invocation may (plus a margin): a run that dies leaves nothing locked for lo
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -97,3 +98,16 @@ def pause_before_retry(attempt: int, deadline: Deadline, timing: Timing, sleep: 
         return False
     sleep(pause)
     return True
+
+
+def shortest_time_limit(timing: Timing) -> int:
+    """The fewest whole seconds an event's ``time_limit_seconds`` may give an invocation.
+
+    Time to answer (the response reserve); before it, time to forward a failed restore (the
+    forwarder claims one only with time left for the claim, a send, its mark and one more call:
+    four AWS calls at their least); and before that, time for DCS to take as long as a request
+    may to connect. With less, a failed restore in the window is never claimed and every retry
+    fails the same way.
+    """
+    forwarding = 4 * timing.min_aws_call
+    return math.ceil(timing.response_reserve + forwarding + timing.dcs_connect_timeout)

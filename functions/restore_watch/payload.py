@@ -78,6 +78,12 @@ class RestorePayload(BaseModel):
         "DCS does not list it in the window. Always kept, whatever the size limit leaves out; its free-text fields "
         "are cut when they alone would pass the limit, and `cut_fields` names them.",
     )
+    restore_invalid: str | None = Field(
+        default=None,
+        description="Why DCS's record of the restore the request named is invalid, when DCS listed that restore only "
+        "as invalid records (e.g. both succeed and failed): its status cannot be told, and `restore` is null. Null "
+        "otherwise. Always kept, whatever the size limit leaves out.",
+    )
 
     @classmethod
     def whole(
@@ -85,6 +91,9 @@ class RestorePayload(BaseModel):
     ) -> RestorePayload:
         """Everything read for ``query``: every record, before fitting. Built from validated parts, not re-checked."""
         watched = next((record for record in result.records if record.restore_id == restore_id), None)
+        invalid = None
+        if restore_id is not None and watched is None:  # listed, but only as records that failed validation
+            invalid = next((bad.reason for bad in result.invalid_records if bad.restore_id == restore_id), None)
         return cls.model_construct(
             instance_id=query.instance_id,
             project_id=query.project_id,
@@ -98,6 +107,7 @@ class RestorePayload(BaseModel):
             truncated=result.truncated,
             forwarded=forwarded,
             restore=None if watched is None else FollowedRestore.of(watched),
+            restore_invalid=invalid,
         )
 
     def reduced_to(

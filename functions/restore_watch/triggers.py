@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, UtcTime, first_error
 
+from .budget import Timing, shortest_time_limit
 from .errors import UnknownEventError
 from .payload import RecordSelection
 from .settings import MAX_LOOKBACK, Settings
@@ -23,6 +24,8 @@ from .shaping import LAMBDA_RESPONSE_LIMIT, ResponseBytes, ResponseLimit
 _Model = TypeVar("_Model", bound=BaseModel)
 # Why an event naming several instances is refused: watching many is the fleet sweep's job.
 ONE_INSTANCE = "one invocation watches one instance: watch many with the fleet sweep (see the README's Workflows)"
+# The least time_limit_seconds: what the function's own timing needs to read, forward one failed restore and answer.
+MIN_TIME_LIMIT_SECONDS = shortest_time_limit(Timing())
 
 
 class _Event(BaseModel):
@@ -38,7 +41,7 @@ class _Event(BaseModel):
     max_response_bytes: Annotated[ResponseBytes, Field(strict=True)] | None = None  # in JSON: no "65536", no true
     # A workflow's step may allow less time than Lambda's: the watch then ends its work within it, with a named
     # error a Retry can match, before the step's own timeout cuts it off as States.Timeout.
-    time_limit_seconds: Annotated[int, Field(ge=5, le=900, strict=True)] | None = None
+    time_limit_seconds: Annotated[int, Field(ge=MIN_TIME_LIMIT_SECONDS, le=900, strict=True)] | None = None
 
     def response_limit(self, settings: Settings) -> ResponseLimit:
         """The event may lower the configured size limit, never raise it."""

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 import pytest
@@ -171,6 +172,31 @@ def test_the_first_day_dcs_reads_is_swept_and_a_restore_followed_from_it_is_refu
     followed = seeded_runs["started-in-year-1000"]
     assert followed.returncode == 2, followed.stderr
     assert "dcs-restore-watch: InvalidQueryError: begin_time: the window is longer than 31 days" in followed.stderr
+
+
+def test_wait_for_restore_reads_started_at_in_dcs_s_own_format_as_utc() -> None:
+    # Given a DCS with a restore that started two hours ago and has succeeded
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    records = generate_records(3, start=started, failed_every=0)
+    emulator = Emulator(records)
+    with emulator as url:
+        environment = {
+            **clean_environment(),
+            "DCS_ENDPOINT": url,
+            "DCS_PROJECT_ID": DEFAULT_PROJECT_ID,
+            "DCS_AK": DEFAULT_AK,
+            "DCS_SK": DEFAULT_SK,
+        }
+        # When the command waits for it from its start, given as --begin takes a time: yyyyMMddHHmmss in UTC
+        since = started.strftime("%Y%m%d%H%M%S")
+        done = run_cli(
+            "wait-for-restore", DEFAULT_INSTANCE_ID, records[0]["restore_id"], "--started-at", since, env=environment
+        )
+
+    # Then it found the restore, polling from that very second
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["restore_id"] == records[0]["restore_id"]
+    assert [dict(parse_qsl(request.query))["begin_time"] for request in emulator.restore_requests()] == [since]
 
 
 @pytest.mark.long

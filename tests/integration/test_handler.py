@@ -444,15 +444,3 @@ def test_dcs_down_is_502_over_http_and_a_named_error_elsewhere(
     assert str(closed) not in json.dumps(body)
     with pytest.raises(DcsUnavailableError, match="could not reach DCS"):
         lambda_handler(load_event("schedule-scheduler.json"), LocalContext())
-
-
-def test_a_time_limit_in_the_event_ends_the_watch_with_a_named_error_before_lambda_s_time(
-    function_env: dict[str, str], emulator: Emulator
-) -> None:
-    # Given DCS slower than the time a workflow step allows, with all of Lambda's time left
-    emulator.faults.latency = 2.0
-    event = {**load_event("direct-invoke.json"), "time_limit_seconds": 5}
-
-    # Then the watch gives up on DCS within the step's time, with a retryable named error
-    with pytest.raises(DcsTimeoutError):
-        lambda_handler(event, LocalContext(remaining_ms=120_000))

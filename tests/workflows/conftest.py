@@ -64,5 +64,5 @@ def workflows(function_env: dict[str, str], interpreter_time: InterpreterTime) -
 
 
 def run(state_machine_arn: str, execution_input: dict[str, Any], name: str | None = None) -> Finished:
-    """Start an execution and wait, within ``EXECUTION_DEADLINE``, until it is no longer running."""
+    """Start an execution and wait, within ``EXECUTION_DEADLINE``, until it has ended and shows its end whole."""
     return start_and_await(state_machine_arn, execution_input, within=EXECUTION_DEADLINE, name=name)

@@ -10,6 +10,8 @@ import pytest
 
 from devkit.workflows import FLEET_SWEEP, WAIT_FOR_RESTORE, definition_path, placeholders, render
 
+from . import stated
+
 SUBSTITUTIONS = {
     FLEET_SWEEP: {
         "DiscoverInstancesFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:discover",
@@ -85,3 +87,134 @@ def test_every_lambda_task_retries_lambda_s_passing_errors_snapstart_s_included(
     for task in tasks:
         retried = {error for retry in task["Retry"] for error in retry["ErrorEquals"]}
         assert passing <= retried, task.get("Comment")
+
+
+# The errors each Retry and Catch names, held to the code's errors and to what the README states.
+
+WATCH_FUNCTION = "${RestoreWatchFunctionArn}"
+DISCOVER_FUNCTION = "${DiscoverInstancesFunctionArn}"
+# Named by Step Functions for a Lambda task whose invocation failed on its way (not in Lambda's own API model).
+LAMBDA_INTEGRATION_ERRORS = {"AWSLambdaException", "SdkClientException"}
+# A task's clock starts before Lambda's init, which may take up to 10 s; the time limit starts with the handler.
+LAMBDA_INIT_SECONDS = 10
+
+
+def definition(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(definition_path(name).read_text())
+    return loaded
+
+
+def lambda_tasks(name: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each Lambda task of the definition, with the Map state whose items it runs (None at the top)."""
+
+    def walk(states: dict[str, Any], within: dict[str, Any] | None) -> list[tuple[dict[str, Any], Any]]:
+        found = []
+        for state in states.values():
+            if state.get("Resource") == "arn:aws:states:::lambda:invoke":
+                found.append((state, within))
+            if "ItemProcessor" in state:
+                found.extend(walk(state["ItemProcessor"]["States"], state))
+        return found
+
+    return walk(definition(name)["States"], None)
+
+
+def calling(name: str, function: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    return [(task, within) for task, within in lambda_tasks(name) if task["Parameters"]["FunctionName"] == function]
+
+
+def every_state(states: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for state in states.values():
+        found.append(state)
+        if "ItemProcessor" in state:
+            found.extend(every_state(state["ItemProcessor"]["States"]))
+    return found
+
+
+def named_errors() -> set[str]:
+    """Every error the functions raise by name: the watch's families, the layer's DCS errors, the summary's."""
+    from dcs_restores import DcsError
+    from restore_watch.errors import NAMED_ERRORS  # the discovery raises these too, and has none of its own
+    from sweep_summary.summary import InvalidSummaryInputError
+
+    def family(root: type[Exception]) -> set[type[Exception]]:
+        return {root}.union(*(family(kind) for kind in root.__subclasses__()))
+
+    return {kind.__name__ for root in (*NAMED_ERRORS, DcsError, InvalidSummaryInputError) for kind in family(root)}
+
+
+def aws_errors() -> set[str]:
+    """The names Step Functions' interpreter knows (``States.*``) and Lambda's errors (``Lambda.*``)."""
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    lambda_model = botocore.session.get_session().get_service_model("lambda")
+    lambdas = {shape.name for shape in lambda_model.error_shapes} | LAMBDA_INTEGRATION_ERRORS
+    return {name.to_name() for name in StatesErrorNameType} | {f"Lambda.{name}" for name in lambdas}
+
+
+def retried(task: dict[str, Any]) -> list[str]:
+    return [error for retry in task.get("Retry", []) for error in retry["ErrorEquals"]]
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_every_error_a_retry_or_catch_names_is_one_the_functions_or_aws_raise(name: str) -> None:
+    known = named_errors() | aws_errors()
+    for state in every_state(definition(name)["States"]):
+        for handler in [*state.get("Retry", []), *state.get("Catch", [])]:
+            unknown = set(handler["ErrorEquals"]) - known
+            assert not unknown, f"{name}: no function or AWS raises {sorted(unknown)} ({state.get('Comment')})"
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_every_task_that_calls_the_watch_retries_every_error_the_readme_calls_retryable(name: str) -> None:
+    retryable = stated.retried_error_names()
+    assert {"DcsUnavailableError", "DcsTimeoutError", "ForwardingError", "LedgerUnavailableError"} <= retryable
+    tasks = calling(name, WATCH_FUNCTION)
+    assert tasks
+    for task, _ in tasks:
+        assert retryable <= set(retried(task)), task.get("Comment")
+
+
+def test_discover_retries_every_retryable_error_but_forwarding_s() -> None:
+    from restore_watch.forwarding import ForwardingError
+
+    forwarding = {ForwardingError.__name__, *(kind.__name__ for kind in ForwardingError.__subclasses__())}
+    [(discover, _)] = calling(FLEET_SWEEP, DISCOVER_FUNCTION)
+    assert stated.retried_error_names() - forwarding <= set(retried(discover))
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_every_retry_makes_the_attempts_the_readme_states(name: str) -> None:
+    retries = [retry for state in every_state(definition(name)["States"]) for retry in state.get("Retry", [])]
+    assert retries
+    assert {retry["MaxAttempts"] for retry in retries} == {stated.retry_attempts()}
+
+
+def test_an_instance_whose_watch_fails_in_any_way_is_caught_and_the_sweep_goes_on() -> None:
+    [(watch, sweep_map)] = calling(FLEET_SWEEP, WATCH_FUNCTION)
+    assert sweep_map is not None
+    caught = {error for catch in watch["Catch"] for error in catch["ErrorEquals"]}
+    assert "States.ALL" in caught  # States.TaskFailed, say, would let States.Timeout fail the whole sweep
+    [catch_all] = [catch for catch in watch["Catch"] if "States.ALL" in catch["ErrorEquals"]]
+    assert sweep_map["ItemProcessor"]["States"][catch_all["Next"]]["Type"] == "Pass"
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_a_watch_s_time_limit_ends_its_work_before_its_step_s_timeout(name: str) -> None:
+    from restore_watch.triggers import MIN_TIME_LIMIT_SECONDS
+
+    for task, within in calling(name, WATCH_FUNCTION):
+        if "TimeoutSeconds" not in task:
+            continue  # the function's own timeout ends it, and Lambda's retried error names the cause
+        # The event is the task's Payload, or, when the task passes its input on, the Map item it was given.
+        payload = task["Parameters"].get("Payload")
+        event = within["ItemSelector"] if payload is None and within is not None else payload
+        assert event is not None, task.get("Comment")
+        limit = event.get("time_limit_seconds")
+        assert isinstance(limit, int), f"{name}: a watch with a TimeoutSeconds needs a time_limit_seconds"
+        assert limit >= MIN_TIME_LIMIT_SECONDS
+        assert limit + LAMBDA_INIT_SECONDS <= task["TimeoutSeconds"], task.get("Comment")

@@ -14,14 +14,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 
-from dcs_restores import RestoreRecord
+from dcs_restores import RestoreRecord, RetryPolicy
 from dcs_restores.models import describe_error
 from devkit.emulator import DEFAULT_INSTANCE_ID, PROGRESS_ERROR_CODE, Emulator, Scripted
 from devkit.seed import generate_records
 from devkit.workflows import LocalWorkflows
 from tests.support import AwsResources
 
+from . import stated
 from .conftest import InterpreterTime, run
 
 # Restores started in the last two hours (all succeeded, as stored): inside the default lookback (PT24H) of any poll.
@@ -99,6 +101,52 @@ def test_a_restore_dcs_never_lists_is_not_found_once_the_maximum_wait_is_reached
     assert len(emulator.restore_requests()) == 4
 
 
+def test_a_restore_listed_then_no_longer_listed_is_not_found_at_once(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a restore DCS lists as restoring, and from the first wait on lists no more (its records renamed)
+    emulator.progress(WATCHED, ["restoring"])
+
+    def wait_then_forget(_self: Any, env: Any, wait_seconds: int) -> None:  # moto passes them by name
+        interpreter_time.waits.append(wait_seconds)
+        emulator.faults.drift = {index: {"restore_id": f"another-{index}"} for index in range(len(RECORDS))}
+
+    monkeypatch.setattr(WaitFunction, "_wait_interval", wait_then_forget)
+
+    # When the workflow waits for it
+    done = wait_for(workflows)
+
+    # Then the poll after the wait ends it: not found, saying it was listed before, not that it had not finished
+    assert (done.status, done.error) == ("FAILED", "RestoreNotFound")
+    assert done.cause == (
+        f"restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} was listed, then not: poll 2 did not find it, "
+        "after 30 seconds waited (lookback PT24H, started_at null)"
+    )
+    assert interpreter_time.waits == [30]
+    assert len(emulator.restore_requests()) == 2
+
+
+def test_a_restore_dcs_lists_both_succeeded_and_failed_fails_as_invalid_at_once(
+    workflows: LocalWorkflows, emulator: Emulator, aws: AwsResources, interpreter_time: InterpreterTime
+) -> None:
+    # Given DCS listing the restore twice: succeeded, and failed
+    emulator.add_records([{**RECORDS[0], "status": "failed", "error_code": PROGRESS_ERROR_CODE}])
+
+    # When the workflow waits for it
+    done = wait_for(workflows)
+
+    # Then the first poll ends it with RestoreInvalid and the invalid record's reason, not as never listed
+    assert (done.status, done.error) == ("FAILED", "RestoreInvalid")
+    assert done.cause == (
+        f"DCS listed restore {WATCHED} of instance {DEFAULT_INSTANCE_ID} only as an invalid record: "
+        "status: DCS reported this restore both succeed and failed"
+    )
+    assert interpreter_time.waits == []
+    assert len(emulator.restore_requests()) == 1
+    # And a restore whose outcome cannot be told is not forwarded as failed
+    assert aws.messages() == []
+
+
 def test_a_restore_still_running_at_the_maximum_wait_times_out(
     workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
 ) -> None:
@@ -146,6 +194,22 @@ def test_a_poll_that_meets_an_unavailable_dcs_is_retried_by_the_state_machine(
     [backoff] = interpreter_time.retries
     assert 0 <= backoff <= 2
     assert len(emulator.restore_requests()) == 5
+
+
+def test_a_poll_is_retried_as_often_as_the_readme_says(
+    workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
+) -> None:
+    # Given DCS unavailable for the first poll and for every retry of it the README states but the last
+    attempts = stated.retry_attempts()
+    emulator.script(*[Scripted(status=503)] * (RetryPolicy().max_attempts * attempts))  # each try: the client's own
+
+    # When the workflow waits for a restore that has succeeded
+    done = wait_for(workflows)
+
+    # Then the state machine retried the poll that often, and the last try found the restore
+    assert done.status == "SUCCEEDED"
+    assert done.output["restore_id"] == WATCHED
+    assert len(interpreter_time.retries) == attempts
 
 
 @pytest.mark.parametrize(
