@@ -23,6 +23,9 @@ from datetime import timedelta
 from dcs_restores import Deadline
 
 HTTP_INTEGRATION_SECONDS = 30.0  # an HTTP API gives up on its Lambda integration after 30 s
+# The forwarder claims its first wave only with time for the claims, a send, their marks and one more call
+# to spare, each at the least an AWS call is given (forwarding.forwarder, ``_claim``): DCS reads leave that.
+FIRST_WAVE_CALLS = 4
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,6 @@ class Timing:
     """Every time setting of the function, in seconds (defaults fit the template's 120 s timeout)."""
 
     response_reserve: float = 1.0  # kept back from the work for fitting and returning the payload
-    forwarding_reserve: float = 3.0  # DCS reads end this long before the work does
     http_integration: float = HTTP_INTEGRATION_SECONDS
     min_dcs_request: float = 0.5  # no DCS request starts with less than this left
     dcs_connect_timeout: float = 3.05  # per DCS request (a deadline shortens both)
@@ -51,6 +53,12 @@ class Timing:
     send_attempts: int = 6
     confirm_attempts: int = 5  # rounds of marking sent restores in the ledger, until the deadline
     retry_base_delay: float = 0.1  # jittered pause before retry n: up to this x 2**n
+
+    @property
+    def forwarding_reserve(self) -> float:
+        """DCS reads end this long before the work does: a read that takes all its time still leaves the
+        forwarder time to claim, send and mark a failed restore."""
+        return FIRST_WAVE_CALLS * self.min_aws_call
 
     def aws_call_worst(self) -> float:
         """The longest one DynamoDB call may take: every attempt times out after connecting
@@ -109,5 +117,4 @@ def shortest_time_limit(timing: Timing) -> int:
     may to connect. With less, a failed restore in the window is never claimed and every retry
     fails the same way.
     """
-    forwarding = 4 * timing.min_aws_call
-    return math.ceil(timing.response_reserve + forwarding + timing.dcs_connect_timeout)
+    return math.ceil(timing.response_reserve + timing.forwarding_reserve + timing.dcs_connect_timeout)

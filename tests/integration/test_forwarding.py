@@ -772,3 +772,21 @@ def test_a_thousand_failed_restores_take_exactly_one_hundred_batches(aws: AwsRes
     outcome = forwarder(aws, sqs, ledger=False).forward([failed(f"r-{n:04}") for n in range(1000)], budget())
     assert outcome.queued == 1000
     assert sqs.calls == [10] * 100
+
+
+@pytest.mark.parametrize("calls_take", [0.0, 1.0])
+def test_a_dcs_read_that_takes_all_its_time_still_leaves_the_forwarder_time_to_queue_a_failed_restore(
+    aws: AwsResources, calls_take: float
+) -> None:
+    # Given an invocation whose DCS reads took every second they were given
+    clock = ClockOfCalls()
+    run = budget(60.0, clock)
+    clock.advance(run.dcs_reads.remaining())
+    assert run.dcs_reads.remaining() == 0.0
+    # When its failed restore is forwarded, each ledger call taking no time or the least any call is given
+    dynamodb = Clocked(boto3.client("dynamodb"), calls_take, clock)
+    outcome = forwarder(aws, dynamodb=dynamodb, workers=1).forward([failed("r-1")], run)
+    # Then it is claimed, queued and marked within the forwarding reserve
+    assert outcome.queued == 1
+    assert dynamodb.calls == ["put_item", "update_item"]
+    assert queued_ids(aws) == ["r-1"]

@@ -35,7 +35,7 @@ def test_the_shortest_time_limit_queues_every_failed_restore_of_the_window(
     # Then every failed restore of the window was claimed, queued and marked
     failed = payload["counts"]["failed"]
     assert failed > 0
-    assert payload["forwarded"] == {"queued": failed, "already_forwarded": 0}
+    assert payload["forwarded"] == {"queued": failed, "already_forwarded": 0, "possible_duplicates": 0}
     assert len(aws.messages()) == failed
 
 

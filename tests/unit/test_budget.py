@@ -8,7 +8,7 @@ import pytest
 
 from restore_watch.budget import Budget, Timing
 
-TIMING = Timing(response_reserve=1.0, forwarding_reserve=3.0, http_integration=30.0, lease_margin=10.0)
+TIMING = Timing(response_reserve=1.0, min_aws_call=1.0, http_integration=30.0, lease_margin=10.0)  # forwarding: 4 s
 
 
 class Clock:
@@ -23,13 +23,13 @@ def test_dcs_reads_leave_the_forwarding_reserve_and_the_work_leaves_the_response
     # Given an invocation with 120 s left
     clock = Clock()
     budget = Budget.of(120.0, TIMING, clock=clock)
-    # Then DCS reads end 4 s early, forwarding 1 s early, and the invocation when Lambda ends it
-    assert budget.dcs_reads.remaining() == pytest.approx(116.0)
+    # Then DCS reads end 5 s early, forwarding 1 s early, and the invocation when Lambda ends it
+    assert budget.dcs_reads.remaining() == pytest.approx(115.0)
     assert budget.work.remaining() == pytest.approx(119.0)
     assert budget.invocation.remaining() == pytest.approx(120.0)
     # And every part runs down with the clock
     clock.now += 50.0
-    assert budget.dcs_reads.remaining() == pytest.approx(66.0)
+    assert budget.dcs_reads.remaining() == pytest.approx(65.0)
 
 
 def test_an_http_request_is_answered_before_the_integration_gives_up() -> None:
@@ -37,7 +37,7 @@ def test_an_http_request_is_answered_before_the_integration_gives_up() -> None:
     budget = Budget.of(120.0, TIMING, http=True, clock=Clock())
     # Then the work fits the HTTP API's 30 s, while the invocation itself may run on
     assert budget.work.remaining() == pytest.approx(29.0)
-    assert budget.dcs_reads.remaining() == pytest.approx(26.0)
+    assert budget.dcs_reads.remaining() == pytest.approx(25.0)
     assert budget.invocation.remaining() == pytest.approx(120.0)
 
 
