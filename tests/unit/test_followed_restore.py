@@ -7,7 +7,7 @@ import json
 from dcs_restores import InvalidRecord, RestoreRecord, RestoreResult
 from devkit.seed import generate_records
 from restore_watch.forwarding import Forwarded
-from restore_watch.payload import RecordSelection, RestorePayload
+from restore_watch.payload import FollowedRestore, RecordSelection, RestorePayload
 from restore_watch.shaping import LAMBDA_RESULT, MIN_RESPONSE_BYTES, ResponseLimit, fit
 
 from ..support import window_query
@@ -35,7 +35,7 @@ def test_a_restore_with_a_valid_record_is_that_record_and_not_invalid() -> None:
     followed = RECORDS[1].restore_id
     stray = InvalidRecord(index=3, restore_id=followed, reason="created_at: Input should be a valid datetime")
     payload = whole(RECORDS, [stray], followed)
-    assert payload.restore == RECORDS[1]
+    assert payload.restore == FollowedRestore.of(RECORDS[1])
     assert payload.restore_invalid is None
 
 

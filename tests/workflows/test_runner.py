@@ -24,6 +24,7 @@ from dcs_restores import RestoreRecord
 from devkit.emulator import DEFAULT_INSTANCE_ID, PROGRESS_ERROR_CODE, Emulator
 from devkit.seed import generate_records
 from devkit.workflows import Finished, LocalWorkflows, state_input
+from restore_watch.payload import FollowedRestore
 
 from .conftest import EXECUTION_DEADLINE, run
 
@@ -110,7 +111,7 @@ def test_a_succeeded_execution_is_read_with_its_output(
 
     # Then the runner waited for the output
     assert done.status == "SUCCEEDED"
-    assert done.output == RestoreRecord.model_validate(RECORDS[0]).model_dump(mode="json")
+    assert done.output == FollowedRestore.of(RestoreRecord.model_validate(RECORDS[0])).model_dump(mode="json")
     # And it had been answered the status without it: the race was there
     assert held_ends.held == ["output"]
 
