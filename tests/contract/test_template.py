@@ -237,7 +237,7 @@ def test_the_functions_that_call_dcs_have_reserved_concurrency(transformed: dict
     assert parameters["SweepMaxConcurrency"]["Default"] < parameters["WatchReservedConcurrency"]["Default"]
 
 
-def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
+def test_the_operations_page_states_the_worst_case_of_dcs_calls_in_flight() -> None:
     """Reserved watches times the client's paging workers, plus the discovery's one call each, at the defaults."""
     import inspect
 
@@ -248,9 +248,9 @@ def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
     assert "max_workers" not in inspect.getsource(runtime.connect)  # the functions page with the default
     watches = raw_template()["Parameters"]["WatchReservedConcurrency"]["Default"]
     worst = watches * workers + DISCOVERY_CONCURRENCY
-    readme = (ROOT / "README.md").read_text()
-    assert f"**{worst} DCS calls in flight**" in readme
-    assert f"{watches} x {workers} + {DISCOVERY_CONCURRENCY}" in readme
+    limits = (ROOT / "docs" / "operations.md").read_text().split("\n## Limits\n", 1)[1]
+    assert f"**{worst} DCS calls in flight**" in limits
+    assert f"{watches} x {workers} + {DISCOVERY_CONCURRENCY}" in limits
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -353,11 +353,10 @@ def test_the_dashboard_says_what_to_do_for_every_alarm_and_links_the_runbook(tra
     condition, linked, unlinked = variables["Runbook"]["Fn::If"]
     assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the README's Runbook](${RunbookUrl})"})
     assert "Runbook section of the README" in unlinked
-    # And the README's runbook has a section for each alarm
-    readme = (ROOT / "README.md").read_text()
-    runbook = readme.split("\n## Runbook\n", 1)[1].split("\n## ", 1)[0]
+    # And the runbook page has a section for each alarm
+    runbook = (ROOT / "docs" / "runbook.md").read_text()
     for alarm in alarms:
-        assert f"\n### {alarm}\n" in runbook, f"the README's runbook has no section for {alarm}"
+        assert f"\n## {alarm}\n" in runbook, f"the runbook page has no section for {alarm}"
 
 
 # The workflows
