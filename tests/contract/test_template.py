@@ -142,8 +142,27 @@ def test_every_alarm_and_its_return_to_ok_goes_to_the_alarm_topic(transformed: d
         properties = alarm["Properties"]
         assert properties["AlarmActions"] == [ALARM_TARGET], name
         assert properties["OKActions"] == [ALARM_TARGET], name
-        assert f"Runbook, {name}" in properties["AlarmDescription"], f"{name}: say where the runbook is"
     assert transformed["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TARGET
+
+
+RUNBOOK = ROOT / "docs" / "runbook.md"
+# The page an alarm links: where RunbookUrl says it is published, else the file in the repository
+RUNBOOK_PAGE = {"Fn::If": ["HasRunbookUrl", {"Ref": "RunbookUrl"}, "docs/runbook.md"]}
+
+
+def runbook_sections() -> set[str]:
+    return set(re.findall(r"^## (\S+)$", RUNBOOK.read_text(), flags=re.MULTILINE))
+
+
+def test_every_alarm_links_its_own_section_of_the_runbook_page(transformed: dict[str, Any]) -> None:
+    alarms = resources(transformed, "AWS::CloudWatch::Alarm")
+    assert RUNBOOK_PAGE["Fn::If"][2] == RUNBOOK.relative_to(ROOT).as_posix()
+    for name, alarm in alarms.items():
+        text, variables = alarm["Properties"]["AlarmDescription"]["Fn::Sub"]
+        assert variables == {"Runbook": RUNBOOK_PAGE}, name
+        # The anchor is the section's heading as mkdocs and GitHub spell it: the name, lower case
+        assert text.endswith(f"the runbook: ${{Runbook}}#{name.lower()}"), f"{name}: link its runbook section"
+        assert name in runbook_sections(), f"the runbook page has no section for {name}"
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(transformed: dict[str, Any]) -> None:
@@ -351,12 +370,10 @@ def test_the_dashboard_says_what_to_do_for_every_alarm_and_links_the_runbook(tra
     [dashboard] = resources(transformed, "AWS::CloudWatch::Dashboard").values()
     _, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     condition, linked, unlinked = variables["Runbook"]["Fn::If"]
-    assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the README's Runbook](${RunbookUrl})"})
-    assert "Runbook section of the README" in unlinked
+    assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the runbook](${RunbookUrl})"})
+    assert "docs/runbook.md" in unlinked
     # And the runbook page has a section for each alarm
-    runbook = (ROOT / "docs" / "runbook.md").read_text()
-    for alarm in alarms:
-        assert f"\n## {alarm}\n" in runbook, f"the runbook page has no section for {alarm}"
+    assert set(alarms) <= runbook_sections()
 
 
 # The workflows
