@@ -137,10 +137,10 @@ def test_env_json_is_what_the_functions_accept_when_sam_local_runs_them() -> Non
     assert watch.failed_restores_queue_url.startswith(local["RestoreWatchFunction"]["AWS_ENDPOINT_URL"] + "/")
 
 
-def test_the_readme_starts_the_peers_env_json_points_at() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert "dcs-restore-watch emulator --host 0.0.0.0 --port 8443 --aws-port 8444" in readme
-    assert "sam local invoke RestoreWatchFunction -e events/direct-invoke.json --env-vars env.json" in readme
-    assert "sam local start-api --env-vars env.json" in readme
+def test_the_sam_local_page_starts_the_peers_env_json_points_at() -> None:
+    page = (ROOT / "docs" / "sam-local.md").read_text()
+    assert "dcs-restore-watch emulator --host 0.0.0.0 --port 8443 --aws-port 8444" in page
+    assert "sam local invoke RestoreWatchFunction -e events/direct-invoke.json --env-vars env.json" in page
+    assert "sam local start-api --env-vars env.json" in page
     local = env_json()["RestoreWatchFunction"]
     assert local["AWS_ENDPOINT_URL"] == "http://host.docker.internal:8444"

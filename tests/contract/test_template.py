@@ -142,8 +142,27 @@ def test_every_alarm_and_its_return_to_ok_goes_to_the_alarm_topic(transformed: d
         properties = alarm["Properties"]
         assert properties["AlarmActions"] == [ALARM_TARGET], name
         assert properties["OKActions"] == [ALARM_TARGET], name
-        assert f"Runbook, {name}" in properties["AlarmDescription"], f"{name}: say where the runbook is"
     assert transformed["Outputs"]["AlarmTopicArn"]["Value"] == ALARM_TARGET
+
+
+RUNBOOK = ROOT / "docs" / "runbook.md"
+# The page an alarm links: where RunbookUrl says it is published, else the file in the repository
+RUNBOOK_PAGE = {"Fn::If": ["HasRunbookUrl", {"Ref": "RunbookUrl"}, "docs/runbook.md"]}
+
+
+def runbook_sections() -> set[str]:
+    return set(re.findall(r"^## (\S+)$", RUNBOOK.read_text(), flags=re.MULTILINE))
+
+
+def test_every_alarm_links_its_own_section_of_the_runbook_page(transformed: dict[str, Any]) -> None:
+    alarms = resources(transformed, "AWS::CloudWatch::Alarm")
+    assert RUNBOOK_PAGE["Fn::If"][2] == RUNBOOK.relative_to(ROOT).as_posix()
+    for name, alarm in alarms.items():
+        text, variables = alarm["Properties"]["AlarmDescription"]["Fn::Sub"]
+        assert variables == {"Runbook": RUNBOOK_PAGE}, name
+        # The anchor is the section's heading as mkdocs and GitHub spell it: the name, lower case
+        assert text.endswith(f"the runbook: ${{Runbook}}#{name.lower()}"), f"{name}: link its runbook section"
+        assert name in runbook_sections(), f"the runbook page has no section for {name}"
 
 
 def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(transformed: dict[str, Any]) -> None:
@@ -237,7 +256,7 @@ def test_the_functions_that_call_dcs_have_reserved_concurrency(transformed: dict
     assert parameters["SweepMaxConcurrency"]["Default"] < parameters["WatchReservedConcurrency"]["Default"]
 
 
-def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
+def test_the_operations_page_states_the_worst_case_of_dcs_calls_in_flight() -> None:
     """Reserved watches times the client's paging workers, plus the discovery's one call each, at the defaults."""
     import inspect
 
@@ -248,9 +267,9 @@ def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
     assert "max_workers" not in inspect.getsource(runtime.connect)  # the functions page with the default
     watches = raw_template()["Parameters"]["WatchReservedConcurrency"]["Default"]
     worst = watches * workers + DISCOVERY_CONCURRENCY
-    readme = (ROOT / "README.md").read_text()
-    assert f"**{worst} DCS calls in flight**" in readme
-    assert f"{watches} x {workers} + {DISCOVERY_CONCURRENCY}" in readme
+    limits = (ROOT / "docs" / "operations.md").read_text().split("\n## Limits\n", 1)[1]
+    assert f"**{worst} DCS calls in flight**" in limits
+    assert f"{watches} x {workers} + {DISCOVERY_CONCURRENCY}" in limits
 
 
 @pytest.mark.parametrize("machine", STATE_MACHINES)
@@ -351,13 +370,10 @@ def test_the_dashboard_says_what_to_do_for_every_alarm_and_links_the_runbook(tra
     [dashboard] = resources(transformed, "AWS::CloudWatch::Dashboard").values()
     _, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     condition, linked, unlinked = variables["Runbook"]["Fn::If"]
-    assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the README's Runbook](${RunbookUrl})"})
-    assert "Runbook section of the README" in unlinked
-    # And the README's runbook has a section for each alarm
-    readme = (ROOT / "README.md").read_text()
-    runbook = readme.split("\n## Runbook\n", 1)[1].split("\n## ", 1)[0]
-    for alarm in alarms:
-        assert f"\n### {alarm}\n" in runbook, f"the README's runbook has no section for {alarm}"
+    assert (condition, linked) == ("HasRunbookUrl", {"Fn::Sub": "[the runbook](${RunbookUrl})"})
+    assert "docs/runbook.md" in unlinked
+    # And the runbook page has a section for each alarm
+    assert set(alarms) <= runbook_sections()
 
 
 # The workflows

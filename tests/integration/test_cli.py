@@ -142,8 +142,9 @@ def test_the_readme_quick_start_works_as_written() -> None:
     readme = (ROOT / "README.md").read_text()
     quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"^(make \w+)", quick_start, flags=re.MULTILINE)
-    assert commands == ["make run", "make sweep", "make test"]
-    # When the first two are run as written (the last is what CI runs around this very test)
+    assert commands == ["make run", "make sweep", "make serve", "make test"]
+    # When the first two are run as written (serve runs until stopped, and its test runs `serve` itself; the last
+    # is what CI runs around this very test)
     run, sweep = (
         subprocess.run(
             command.split(), capture_output=True, text=True, env=clean_environment(), cwd=ROOT, timeout=300, check=False

@@ -1,4 +1,4 @@
-"""What the README states about the workflows' errors, read from it: the tests hold the ASL to these words."""
+"""What the docs state about the workflows' errors, read from their pages: the tests hold the ASL to these words."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import re
 
 from ..support import ROOT
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+# The function's page has the table of error names; the workflows' page the attempts of every Retry.
+FUNCTION_PAGE = (DOCS / "function.md").read_text(encoding="utf-8")
+WORKFLOWS_PAGE = (DOCS / "workflows.md").read_text(encoding="utf-8")
 _ERROR_TABLE_HEADER = "| error name | meaning | retry? |"
 
 
 def retried_error_names() -> set[str]:
-    """The errors the README's table of error names says a workflow should retry (its rows marked "yes")."""
-    lines = README[README.index(_ERROR_TABLE_HEADER) :].splitlines()[2:]  # past the header and its rule
+    """The errors the function page's table of error names says a workflow should retry (its rows marked "yes")."""
+    lines = FUNCTION_PAGE[FUNCTION_PAGE.index(_ERROR_TABLE_HEADER) :].splitlines()[2:]  # past the header and its rule
     names: set[str] = set()
     for line in lines:
         if not line.startswith("|"):
@@ -24,6 +27,6 @@ def retried_error_names() -> set[str]:
 
 
 def retry_attempts() -> int:
-    """The ``MaxAttempts`` the README gives every ``Retry`` of both state machines."""
-    [attempts] = set(re.findall(r"`MaxAttempts` (\d+)", README))
+    """The ``MaxAttempts`` the workflows page gives every ``Retry`` of both state machines."""
+    [attempts] = set(re.findall(r"`MaxAttempts` (\d+)", WORKFLOWS_PAGE))
     return int(attempts)

@@ -89,7 +89,7 @@ def test_every_lambda_task_retries_lambda_s_passing_errors_snapstart_s_included(
         assert passing <= retried, task.get("Comment")
 
 
-# The errors each Retry and Catch names, held to the code's errors and to what the README states.
+# The errors each Retry and Catch names, held to the code's errors and to what the docs state.
 
 WATCH_FUNCTION = "${RestoreWatchFunctionArn}"
 DISCOVER_FUNCTION = "${DiscoverInstancesFunctionArn}"
@@ -170,7 +170,7 @@ def test_every_error_a_retry_or_catch_names_is_one_the_functions_or_aws_raise(na
 
 
 @pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
-def test_every_task_that_calls_the_watch_retries_every_error_the_readme_calls_retryable(name: str) -> None:
+def test_every_task_that_calls_the_watch_retries_every_error_the_docs_call_retryable(name: str) -> None:
     retryable = stated.retried_error_names()
     assert {"DcsUnavailableError", "DcsTimeoutError", "ForwardingError", "LedgerUnavailableError"} <= retryable
     tasks = calling(name, WATCH_FUNCTION)
@@ -188,7 +188,7 @@ def test_discover_retries_every_retryable_error_but_forwarding_s() -> None:
 
 
 @pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
-def test_every_retry_makes_the_attempts_the_readme_states(name: str) -> None:
+def test_every_retry_makes_the_attempts_the_docs_state(name: str) -> None:
     retries = [retry for state in every_state(definition(name)["States"]) for retry in state.get("Retry", [])]
     assert retries
     assert {retry["MaxAttempts"] for retry in retries} == {stated.retry_attempts()}

@@ -147,7 +147,7 @@ def test_the_largest_state_of_a_sweep_is_far_below_256_kb() -> None:
         "progress": {"summary": summary, "page": page},
     }
 
-    # Then it is under 256 KB with a fifth to spare in the larger encoding (measured: see the README)
+    # Then it is under 256 KB with a fifth to spare in the larger encoding (measured: see docs/workflows.md, At scale)
     assert utf8_size(state) <= size(state) < 0.8 * STATE_LIMIT, (size(state), utf8_size(state))
     # And every other state of a page is smaller: Discover's answer before the results, the summary alone
     assert size({**state, "progress": {"summary": summary, "page": {"next": page["next"]}}}) < size(state)

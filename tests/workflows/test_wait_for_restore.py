@@ -196,10 +196,10 @@ def test_a_poll_that_meets_an_unavailable_dcs_is_retried_by_the_state_machine(
     assert len(emulator.restore_requests()) == 5
 
 
-def test_a_poll_is_retried_as_often_as_the_readme_says(
+def test_a_poll_is_retried_as_often_as_the_docs_say(
     workflows: LocalWorkflows, emulator: Emulator, interpreter_time: InterpreterTime
 ) -> None:
-    # Given DCS unavailable for the first poll and for every retry of it the README states but the last
+    # Given DCS unavailable for the first poll and for every retry of it the docs state but the last
     attempts = stated.retry_attempts()
     emulator.script(*[Scripted(status=503)] * (RetryPolicy().max_attempts * attempts))  # each try: the client's own
 
