@@ -17,11 +17,11 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 
+from common import observability
+from common.connection import DcsConnection
+from common.settings import DcsSettings
+from common.timing import Timing
 from dcs_restores import DcsInstance, Deadline
-from restore_watch import observability
-from restore_watch.budget import Timing
-from restore_watch.runtime import DcsConnection
-from restore_watch.settings import DcsSettings
 
 from .scope import Scope
 

@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from common.admission import admit_project
+from common.settings import MAX_LOOKBACK, DcsSettings
 from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, InstanceQuery, InvalidQueryError, SafeId, UtcTime, first_error
-from restore_watch.settings import MAX_LOOKBACK, DcsSettings
 
 _IN_DCS_CALENDAR: TypeAdapter[datetime] = TypeAdapter(UtcTime)
 # A page of 200 instances and their results, with the longest names, stays under Step Functions' 256 KB
@@ -115,8 +116,7 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
     except ValidationError as error:
         raise InvalidQueryError(*first_error(error.errors(include_url=False), "event")) from None
     project_id = sweep.project_id or settings.dcs_project_id
-    if not settings.may_read(project_id):  # the function's credentials are not for any project a caller names
-        raise InvalidQueryError("project_id", "is not a project this function reads (see ALLOWED_PROJECT_IDS)")
+    admit_project(settings, project_id)
     query = InstanceQuery.of(
         project_id=project_id,
         name=sweep.name,

@@ -30,8 +30,8 @@ LAYER = "DcsRestoresLayer"
 # What each artifact carries of the repository's code; the rest is its requirements file.
 PACKAGES = {
     LAYER: {"dcs_restores"},
-    "RestoreWatchFunction": {"restore_watch"},
-    "DiscoverInstancesFunction": {"discover_instances", "restore_watch"},
+    "RestoreWatchFunction": {"restore_watch", "common"},
+    "DiscoverInstancesFunction": {"discover_instances", "common"},
     "SweepSummaryFunction": {"sweep_summary"},
 }
 REQUIREMENTS = {

@@ -241,11 +241,11 @@ def test_the_readme_states_the_worst_case_of_dcs_calls_in_flight() -> None:
     """Reserved watches times the client's paging workers, plus the discovery's one call each, at the defaults."""
     import inspect
 
+    from common import connection
     from dcs_restores import DcsRestoresClient
-    from restore_watch import runtime
 
     workers = inspect.signature(DcsRestoresClient).parameters["max_workers"].default
-    assert "max_workers" not in inspect.getsource(runtime.connect)  # the functions page with the default
+    assert "max_workers" not in inspect.getsource(connection.connect)  # the functions page with the default
     watches = raw_template()["Parameters"]["WatchReservedConcurrency"]["Default"]
     worst = watches * workers + DISCOVERY_CONCURRENCY
     readme = (ROOT / "README.md").read_text()

@@ -93,6 +93,7 @@ def test_every_lambda_task_retries_lambda_s_passing_errors_snapstart_s_included(
 
 WATCH_FUNCTION = "${RestoreWatchFunctionArn}"
 DISCOVER_FUNCTION = "${DiscoverInstancesFunctionArn}"
+SUMMARY_FUNCTION = "${SweepSummaryFunctionArn}"
 # Named by Step Functions for a Lambda task whose invocation failed on its way (not in Lambda's own API model).
 LAMBDA_INTEGRATION_ERRORS = {"AWSLambdaException", "SdkClientException"}
 # A task's clock starts before Lambda's init, which may take up to 10 s; the time limit starts with the handler.
@@ -132,16 +133,19 @@ def every_state(states: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def family(root: type[Exception]) -> set[type[Exception]]:
+    """``root`` and every error class derived from it."""
+    return {root}.union(*(family(kind) for kind in root.__subclasses__()))
+
+
 def named_errors() -> set[str]:
-    """Every error the functions raise by name: the watch's families, the layer's DCS errors, the summary's."""
+    """Every error the functions raise by name: every function's, the watch's, the layer's DCS errors, the summary's."""
+    from common.errors import NAMED_ERRORS as SHARED  # the discovery raises these, and has none of its own
     from dcs_restores import DcsError
-    from restore_watch.errors import NAMED_ERRORS  # the discovery raises these too, and has none of its own
+    from restore_watch.errors import NAMED_ERRORS as WATCH
     from sweep_summary.summary import InvalidSummaryInputError
 
-    def family(root: type[Exception]) -> set[type[Exception]]:
-        return {root}.union(*(family(kind) for kind in root.__subclasses__()))
-
-    return {kind.__name__ for root in (*NAMED_ERRORS, DcsError, InvalidSummaryInputError) for kind in family(root)}
+    return {kind.__name__ for root in (*SHARED, *WATCH, DcsError, InvalidSummaryInputError) for kind in family(root)}
 
 
 def aws_errors() -> set[str]:
@@ -218,3 +222,36 @@ def test_a_watch_s_time_limit_ends_its_work_before_its_step_s_timeout(name: str)
         assert isinstance(limit, int), f"{name}: a watch with a TimeoutSeconds needs a time_limit_seconds"
         assert limit >= MIN_TIME_LIMIT_SECONDS
         assert limit + LAMBDA_INIT_SECONDS <= task["TimeoutSeconds"], task.get("Comment")
+
+
+# The errors each function calls retryable, held to the Retry of every task that calls it.
+
+
+def retryable_names(roots: tuple[type[Exception], ...]) -> set[str]:
+    return {kind.__name__ for root in roots for kind in family(root)}
+
+
+def retryable_by_function() -> dict[str, set[str]]:
+    """What each function raises that may pass on its own, by the placeholder of its ARN."""
+    from common.errors import RETRYABLE_ERRORS
+    from restore_watch.errors import WATCH_RETRYABLE_ERRORS
+
+    return {
+        WATCH_FUNCTION: retryable_names(WATCH_RETRYABLE_ERRORS),
+        DISCOVER_FUNCTION: retryable_names(RETRYABLE_ERRORS),  # the discovery forwards nothing
+        SUMMARY_FUNCTION: set(),  # pure: what fails it fails again
+    }
+
+
+@pytest.mark.parametrize("name", [FLEET_SWEEP, WAIT_FOR_RESTORE])
+def test_every_task_retries_exactly_the_named_errors_its_function_calls_retryable(name: str) -> None:
+    retryable = retryable_by_function()
+    assert {"ForwardingError", "LedgerUnavailableError", "SecretUnavailableError"} <= retryable[WATCH_FUNCTION]
+    ours = named_errors()
+    for task, _ in lambda_tasks(name):
+        function = task["Parameters"]["FunctionName"]
+        assert set(retried(task)) & ours == retryable[function], (name, function)
+
+
+def test_the_code_calls_retryable_what_the_readme_does() -> None:
+    assert retryable_by_function()[WATCH_FUNCTION] == stated.retried_error_names()
