@@ -68,7 +68,7 @@ LAMBDA_OPTIONS   = --source . --platform $(LAMBDA_PLATFORM)
 build-DcsRestoresLayer:
 	$(LAMBDA_BUILD) layer "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package dcs_restores --requirements requirements.txt
 
-# The watch and the discovery ship their own package and common, the code they share (functions/common).
+# Each function ships its own package and common, the code every function shares (functions/common).
 build-RestoreWatchFunction:
 	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package restore_watch --package common \
 		--requirements requirements.txt
@@ -77,9 +77,9 @@ build-DiscoverInstancesFunction:
 	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package discover_instances --package common \
 		--requirements requirements.txt
 
-# The summary needs pydantic and the layer only: no Powertools.
+# The summary needs pydantic and the layer only: no Powertools (of common it loads the sweep's contract alone).
 build-SweepSummaryFunction:
-	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary --package common
 
 lock: ## re-resolve requirements.lock (runtime + dev kit) and requirements-dev.lock (the rest) from pyproject.toml
 	rm -rf .lock-venv

@@ -474,7 +474,7 @@ def holds(condition: Any, parameters: dict[str, str]) -> bool:
 def test_the_sweep_schedule_input_is_json_the_discovery_reads(
     filters: dict[str, str], expected: dict[str, Any]
 ) -> None:
-    from discover_instances.scope import SweepEvent
+    from common.sweep import SweepEvent
 
     template = raw_template()
     parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | filters

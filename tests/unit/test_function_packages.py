@@ -12,6 +12,8 @@ import sys
 import pytest
 
 FUNCTIONS = ("restore_watch", "discover_instances", "sweep_summary")
+# What the summary may load of common: the sweep's contract and what it reads (settings' limits, base errors).
+SUMMARY_COMMON = {"common", "common.sweep", "common.settings", "common.errors"}
 
 
 def loaded_by(module: str) -> set[str]:
@@ -39,8 +41,10 @@ def test_loading_the_discovery_imports_no_module_of_the_watch() -> None:
     assert {"common.connection", "common.observability", "common.snapstart"} <= loaded  # what it shares instead
 
 
-def test_the_summary_loads_no_powertools() -> None:
-    assert "aws_lambda_powertools" not in packages(loaded_by("sweep_summary.app"))
+def test_the_summary_loads_the_sweep_s_contract_and_no_powertools() -> None:
+    loaded = loaded_by("sweep_summary.app")
+    assert "aws_lambda_powertools" not in packages(loaded)
+    assert {module for module in loaded if module.partition(".")[0] == "common"} == SUMMARY_COMMON
 
 
 def test_the_shared_package_loads_nothing_by_itself() -> None:
