@@ -14,7 +14,6 @@ the invocation may (plus a margin): a run that dies leaves nothing locked for lo
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,16 +50,6 @@ class Budget:
     def lease(self) -> timedelta:
         """How long a claim taken now must hold: until the invocation can no longer be running, and a margin."""
         return timedelta(seconds=max(0.0, self.invocation.remaining()) + self.timing.lease_margin)
-
-
-def pause_before_retry(attempt: int, deadline: Deadline, timing: Timing, sleep: Callable[[float], None]) -> bool:
-    """Wait a jittered backoff before retry ``attempt`` (1 for the first); ``False``, without waiting,
-    when the deadline would leave too little time for the call after it."""
-    pause = random.uniform(0, timing.retry_base_delay * 2**attempt)  # noqa: S311 - jitter, not crypto  # nosec B311
-    if pause >= deadline.remaining() - timing.min_aws_call:
-        return False
-    sleep(pause)
-    return True
 
 
 def shortest_time_limit(timing: Timing) -> int:

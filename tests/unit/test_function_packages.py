@@ -49,3 +49,9 @@ def test_the_summary_loads_the_sweep_s_contract_and_no_powertools() -> None:
 
 def test_the_shared_package_loads_nothing_by_itself() -> None:
     assert {module for module in loaded_by("common") if module.partition(".")[0] == "common"} == {"common"}
+
+
+def test_forwarding_imports_nothing_of_the_watch_above_it() -> None:
+    loaded = loaded_by("restore_watch.forwarding.publisher, restore_watch.forwarding.dynamodb")
+    watch = {module for module in loaded if module.partition(".")[0] == "restore_watch"}
+    assert {module for module in watch if not module.startswith("restore_watch.forwarding")} == {"restore_watch"}

@@ -28,12 +28,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from common.timing import Timing
 
-from ..budget import Budget
 from .errors import ForwardingError, LedgerUnavailableError
 from .failed_restore import FailedRestore
 from .ledger import Ledger, NoLedger, TableLedger
 from .outcome import Forwarded
-from .progress import Pace, Run, Tally
+from .progress import Pace, Run, Tally, WorkBudget
 
 if TYPE_CHECKING:
     from .publisher import QueuePublisher
@@ -47,7 +46,7 @@ CHUNK = 100  # restores claimed, sent and settled together: ten batches
 class Forwarder(Protocol):
     """What the watch asks of forwarding."""
 
-    def forward(self, restores: Sequence[FailedRestore], budget: Budget) -> Forwarded: ...
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded: ...
 
     def close(self) -> None: ...
 
@@ -73,7 +72,7 @@ class FailedRestoreForwarder:
         self._publisher.close()
         self._ledger.close()
 
-    def forward(self, restores: Sequence[FailedRestore], budget: Budget) -> Forwarded:
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded:
         """Send what this run may send before ``budget.work``; raise ``ForwardingError`` if anything is left."""
         tally = Tally()
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="forwarding")
@@ -98,7 +97,7 @@ class FailedRestoreForwarder:
             queued=len(tally.sent), already_forwarded=len(tally.forwarded), possible_duplicates=len(tally.marked)
         )
 
-    def _forward_chunk(self, chunk: Sequence[FailedRestore], budget: Budget, run: Run) -> bool:
+    def _forward_chunk(self, chunk: Sequence[FailedRestore], budget: WorkBudget, run: Run) -> bool:
         """Claim, send and settle one chunk; ``False`` when the rest is better left to the retry.
 
         That is when the deadline stopped claiming, or when SQS or the ledger failed (the rest
@@ -216,7 +215,7 @@ class ForwarderOnFirstUse:
     def built(self) -> bool:
         return self._forwarder is not None
 
-    def forward(self, restores: Sequence[FailedRestore], budget: Budget) -> Forwarded:
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded:
         if self._forwarder is None:
             self._forwarder = self._build()
         return self._forwarder.forward(restores, budget)

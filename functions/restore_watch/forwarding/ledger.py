@@ -14,30 +14,34 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from ..budget import Budget, pause_before_retry
+from .backoff import pause_before_retry
 from .errors import LedgerUnavailableError
 from .failed_restore import FailedRestore
 from .outcome import Claim
-from .progress import Run
+from .progress import Run, WorkBudget
 
 logger = logging.getLogger(__name__)
+
+# What a claim of a chunk came to: the restores this run now holds, in how many waves of ledger calls, and
+# whether every restore of the chunk was tried.
+Claimed = tuple[list[FailedRestore], int, bool]
 
 
 class Ledger(Protocol):
     """What the forwarder asks of a ledger, a chunk at a time."""
 
-    def claim(self, chunk: Sequence[FailedRestore], budget: Budget, run: Run) -> tuple[list[FailedRestore], int, bool]:
-        """(the restores of ``chunk`` this run now holds, in how many waves of ledger calls, whether all were
-        tried); those it does not hold go to ``run.tally``. ``LedgerUnavailableError`` once nothing is held."""
+    def claim(self, chunk: Sequence[FailedRestore], budget: WorkBudget, run: Run) -> Claimed:
+        """What claiming ``chunk`` came to; what this run does not hold goes to ``run.tally``.
+        ``LedgerUnavailableError`` once nothing is held."""
         ...
 
     def settle(
-        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: Budget, run: Run
+        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: WorkBudget, run: Run
     ) -> list[FailedRestore]:
         """Record what SQS acknowledged and give back what it did not; return the sent ones left unrecorded."""
         ...
 
-    def release(self, restores: list[FailedRestore], budget: Budget, run: Run) -> None:
+    def release(self, restores: list[FailedRestore], budget: WorkBudget, run: Run) -> None:
         """Give back the claims on ``restores``: the retry may take them at once."""
         ...
 
@@ -47,15 +51,15 @@ class Ledger(Protocol):
 class NoLedger:
     """No ledger: this run holds every restore at once, and there is nothing to record or give back."""
 
-    def claim(self, chunk: Sequence[FailedRestore], budget: Budget, run: Run) -> tuple[list[FailedRestore], int, bool]:
+    def claim(self, chunk: Sequence[FailedRestore], budget: WorkBudget, run: Run) -> Claimed:
         return list(chunk), 0, True
 
     def settle(
-        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: Budget, run: Run
+        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: WorkBudget, run: Run
     ) -> list[FailedRestore]:
         return []
 
-    def release(self, restores: list[FailedRestore], budget: Budget, run: Run) -> None:
+    def release(self, restores: list[FailedRestore], budget: WorkBudget, run: Run) -> None:
         return None
 
     def close(self) -> None:
@@ -87,7 +91,7 @@ class TableLedger:
     def close(self) -> None:
         self._table.close()
 
-    def claim(self, chunk: Sequence[FailedRestore], budget: Budget, run: Run) -> tuple[list[FailedRestore], int, bool]:
+    def claim(self, chunk: Sequence[FailedRestore], budget: WorkBudget, run: Run) -> Claimed:
         """Claims go in waves of ``workers`` at once. A wave starts only while there is time for it,
         for sending, and for settling every wave taken (a confirm or release costs what a claim
         does). The others go to ``tally``. If the ledger fails, the claims taken are released.
@@ -127,7 +131,7 @@ class TableLedger:
         return taken, waves, True
 
     def settle(
-        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: Budget, run: Run
+        self, sent: list[FailedRestore], unsent: list[FailedRestore], budget: WorkBudget, run: Run
     ) -> list[FailedRestore]:
         """Mark what SQS acknowledged, then release what it did not; return the sent ones left unmarked.
 
@@ -162,7 +166,7 @@ class TableLedger:
         self.release(unsent, budget, run)
         return unconfirmed
 
-    def release(self, restores: list[FailedRestore], budget: Budget, run: Run) -> None:
+    def release(self, restores: list[FailedRestore], budget: WorkBudget, run: Run) -> None:
         """Give the claims back at once; one there is no time left for lapses with its lease.
 
         A claim on a restore SQS may already hold (``tally.maybe_sent``, by key) is lapsed, not deleted:

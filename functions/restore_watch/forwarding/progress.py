@@ -1,4 +1,4 @@
-"""How one ``forward`` is going: how long its steps take, and where each restore ended up.
+"""How one ``forward`` is going: its budget, how long its steps take, and where each restore ended up.
 
 The forwarder and the ledger share it: the ledger's claims and marks are paced by the sends, and the
 sends by the claims.
@@ -9,10 +9,27 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
 
 from common.timing import Timing
+from dcs_restores import Deadline
 
 from .failed_restore import FailedRestore
+
+
+class WorkBudget(Protocol):
+    """What forwarding reads of an invocation's budget (``restore_watch.budget.Budget``)."""
+
+    @property
+    def timing(self) -> Timing: ...
+
+    @property
+    def work(self) -> Deadline: ...  # forwarding ends here
+
+    def lease(self) -> timedelta:
+        """How long a claim taken now must hold."""
+        ...
 
 
 @dataclass

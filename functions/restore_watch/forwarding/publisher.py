@@ -36,7 +36,7 @@ from common.errors import ConfigurationError
 from common.timing import Timing
 from dcs_restores import Deadline
 
-from ..budget import pause_before_retry
+from .backoff import pause_before_retry
 from .failed_restore import FailedRestore, marked_possible_duplicate
 
 if TYPE_CHECKING:
