@@ -255,7 +255,7 @@ def test_every_task_retries_exactly_the_named_errors_its_function_calls_retryabl
         assert set(retried(task)) & ours == retryable[function], (name, function)
 
 
-def test_the_code_calls_retryable_what_the_readme_does() -> None:
+def test_the_code_calls_retryable_what_the_table_of_error_names_does() -> None:
     assert retryable_by_function()[WATCH_FUNCTION] == stated.retried_error_names()
 
 
