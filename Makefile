@@ -33,7 +33,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 security: $(DEV_STAMP) ## bandit over the shipped code, the dev kit and the CI tooling; pip-audit over the pinned dependencies
-	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/restore_watch functions/discover_instances functions/sweep_summary devkit ci
+	$(BIN)/bandit -c pyproject.toml -q -r layers/dcs_restores/dcs_restores functions/common functions/restore_watch functions/discover_instances functions/sweep_summary devkit ci
 	$(BIN)/python -m ci.audit
 
 # Test files run in parallel, each file on one worker (module fixtures run once). More workers than
@@ -73,17 +73,18 @@ LAMBDA_OPTIONS   = --source . --platform $(LAMBDA_PLATFORM)
 build-DcsRestoresLayer:
 	$(LAMBDA_BUILD) layer "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package dcs_restores --requirements requirements.txt
 
+# Each function ships its own package and common, the code every function shares (functions/common).
 build-RestoreWatchFunction:
-	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package restore_watch --requirements requirements.txt
-
-# The discovery runs the watch's runtime and settings modules.
-build-DiscoverInstancesFunction:
-	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package discover_instances --package restore_watch \
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package restore_watch --package common \
 		--requirements requirements.txt
 
-# The summary needs pydantic and the layer only: no Powertools.
+build-DiscoverInstancesFunction:
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package discover_instances --package common \
+		--requirements requirements.txt
+
+# The summary needs pydantic and the layer only: no Powertools (of common it loads the sweep's contract alone).
 build-SweepSummaryFunction:
-	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary
+	$(LAMBDA_BUILD) function "$(ARTIFACTS_DIR)" $(LAMBDA_OPTIONS) --package sweep_summary --package common
 
 lock: ## re-resolve requirements.lock (runtime + dev kit) and requirements-dev.lock (the rest) from pyproject.toml
 	rm -rf .lock-venv

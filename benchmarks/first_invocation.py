@@ -64,9 +64,9 @@ first = time.perf_counter() - t1
 print({mark!r} + json.dumps({{"init": init, "first": first, "secret": sum(secret), "total": result["total"],
       "queued": result.get("forwarded", {{}}).get("queued", 0)}}))
 """
-# Ours reads the secret in one function of its runtime module: timed there, or swapped for another reader.
+# Ours reads the secret in one function of its connection module: timed there, or swapped for another reader.
 TIMED_READ = """
-import restore_watch.runtime as runtime  # imported with the handler
+import common.connection as connection  # imported with the handler
 read = {read}
 def timed_read(name):
     started = time.perf_counter()
@@ -74,7 +74,7 @@ def timed_read(name):
         return read(name)
     finally:
         secret.append(time.perf_counter() - started)
-runtime._credentials_from_secret = timed_read
+connection._credentials_from_secret = timed_read
 """
 THROUGH_EXTENSION = """
 def read_through_extension(name):  # the AWS Parameters and Secrets Lambda Extension's HTTP interface
@@ -88,7 +88,7 @@ def read_through_extension(name):  # the AWS Parameters and Secrets Lambda Exten
     value = json.loads(answer.json()["SecretString"])
     return Credentials(value["ak"], value["sk"])
 """
-SNAPSTART_BEFORE = "from restore_watch.snapstart import LOCAL\nLOCAL.snapshot()"
+SNAPSTART_BEFORE = "from common.snapstart import LOCAL\nLOCAL.snapshot()"
 SNAPSTART_START = "LOCAL.restore()"
 
 
@@ -100,7 +100,7 @@ def ours_probe(*, through_extension: bool = False, before: str = "", start: str 
     if through_extension:
         reader = THROUGH_EXTENSION + TIMED_READ.format(read="read_through_extension")
     else:
-        reader = TIMED_READ.format(read="runtime._credentials_from_secret")
+        reader = TIMED_READ.format(read="connection._credentials_from_secret")
     return probe("restore_watch.app", reader=reader, before=before, start=start)
 
 

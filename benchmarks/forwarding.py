@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.timing import Row
+from common.timing import Timing
 from dcs_restores import RestoreRecord, RestoreStatus
-from restore_watch.budget import Budget, Timing
-from restore_watch.forwarding import FailedRestore, FailedRestoreForwarder
+from restore_watch.budget import Budget
+from restore_watch.forwarding import FailedRestore, FailedRestoreForwarder, NoLedger
 from restore_watch.forwarding.publisher import QueuePublisher
 
 RESTORES = 1000
@@ -33,7 +34,7 @@ def run(repeats: int) -> list[Row]:
         calls: list[Any] = []
         sqs.meta.events.register("before-call.sqs.SendMessageBatch", lambda **_: calls.append(1))
         queue = sqs.create_queue(QueueName="benchmark")["QueueUrl"]
-        forwarder = FailedRestoreForwarder(QueuePublisher(sqs, queue), None)
+        forwarder = FailedRestoreForwarder(QueuePublisher(sqs, queue), NoLedger())
         start = time.perf_counter()
         outcome = forwarder.forward(restores, Budget.of(900.0, Timing()))  # time enough: moto is the slow part
         spent = time.perf_counter() - start

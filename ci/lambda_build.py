@@ -3,7 +3,7 @@
 ``sam build`` (``BuildMethod: makefile``) runs ``make build-<LogicalId>`` in a copy of the resource's
 ``CodeUri`` with ``ARTIFACTS_DIR`` set; each of those targets runs this script::
 
-    python3 ci/lambda_build.py function "$ARTIFACTS_DIR" --source . --package restore_watch \\
+    python3 ci/lambda_build.py function "$ARTIFACTS_DIR" --source . --package restore_watch --package common \\
         --requirements requirements.txt --platform manylinux2014_aarch64
 
 1. ``pip install --target`` of the requirements, ``--no-deps``: each file pins its whole closure, less what

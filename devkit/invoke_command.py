@@ -20,9 +20,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from common.settings import MAX_LOOKBACK
 from dcs_restores import SafeId, region_endpoint
 from dcs_restores.query import to_utc
-from restore_watch.settings import MAX_LOOKBACK
 
 from .local import UsageError, local_services, print_json, say
 

@@ -57,7 +57,7 @@ _EXPECTED = {  # in place of a pattern mismatch's message
 
 def sweep_input(args: argparse.Namespace) -> dict[str, Any]:
     """The fleet sweep's input for these flags, checked as the discovery function checks it."""
-    from discover_instances.scope import SweepEvent
+    from common.sweep import SweepEvent
 
     if (args.begin is None) != (args.end is None):
         raise UsageError("--begin and --end go together: give both, or neither")

@@ -114,7 +114,7 @@ def fresh_container() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from discover_instances.discovery import instance_discovery
-    from restore_watch.service import restore_watch
+    from restore_watch.container import restore_watch
 
     restore_watch.cache_clear()
     instance_discovery.cache_clear()
@@ -128,7 +128,7 @@ def function_logs(level: int = logging.INFO) -> Iterator[Callable[[], list[dict[
     While the block runs, the Powertools handler that every logger of ours shares writes to a
     buffer, and our loggers log at ``level``; metrics (EMF) go elsewhere.
     """
-    from restore_watch.observability import OUR_LOGGERS, logger
+    from common.observability import OUR_LOGGERS, logger
 
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)

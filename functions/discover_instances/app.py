@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from restore_watch import snapstart
-from restore_watch.errors import NAMED_ERRORS
-from restore_watch.observability import logger, metrics
+from common import snapstart
+from common.errors import NAMED_ERRORS
+from common.observability import logger, metrics
 
 from . import priming
 from .discovery import instance_discovery
@@ -24,6 +24,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         discovery = instance_discovery()
         scope = scope_of(event, discovery.settings)
         return discovery.page(scope, discovery.deadline(context.get_remaining_time_in_millis() / 1000))
-    except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see errors.NAMED_ERRORS
+    except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see common.errors
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
         raise

@@ -7,7 +7,6 @@ fleet's size; the Distributed Map fans each page's instances out to the watch fu
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Mapping
@@ -17,22 +16,19 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import Field
 
+from common import observability
+from common.connection import DcsConnection
+from common.settings import DcsSettings
+from common.sweep import MAX_LABEL_BYTES, MAX_NAME_BYTES, DiscoveredPage, InstanceToWatch, json_weight
+from common.timing import Timing
 from dcs_restores import DcsInstance, Deadline
-from restore_watch import observability
-from restore_watch.budget import Timing
-from restore_watch.runtime import DcsConnection
-from restore_watch.settings import DcsSettings
 
 from .scope import Scope
 
 logger = logging.getLogger(__name__)
 
 RESPONSE_RESERVE = 1.0  # seconds kept back from DCS reads to answer
-# Texts are cut by what they weigh as escaped JSON, the larger of the two encodings a state may be
-# measured in (a four-byte character is 12 bytes there), never by their length: a page stays bounded.
-MAX_NAME_BYTES = 192  # DCS's 64 characters whole in ASCII, 32 in other scripts, 16 of four-byte characters
-MAX_LABEL_BYTES = 32  # engine, status: DCS's are ASCII words of 12 characters at most
-ELLIPSIS = "…"  # ends a cut text
+ELLIPSIS = "…"  # ends a cut text (texts are cut by their weight: see common.sweep)
 
 
 class DiscoverySettings(DcsSettings):
@@ -94,22 +90,22 @@ class InstanceDiscovery:
         logger.info("instances discovered", extra=counted)
         listed_total = listing.total if scope.listed_total is None else scope.listed_total
         page_ids = [instance.instance_id for instance in listing.instances]
-        return {
-            "sweep": scope.describe(),
-            "instances": [_to_watch(instance) for instance in instances],
+        return DiscoveredPage(
+            sweep=scope.describe(),
+            instances=[_to_watch(instance) for instance in instances],
             **counted,
-            "next": scope.next_event(next_offset, listed_total, page_ids) if more and not at_cap else None,
-        }
+            next=scope.next_event(next_offset, listed_total, page_ids) if more and not at_cap else None,
+        ).to_json()
 
 
-def _to_watch(instance: DcsInstance) -> dict[str, Any]:
+def _to_watch(instance: DcsInstance) -> InstanceToWatch:
     """What a sweep carries of an instance, each text cut to a weight so a page's size stays bounded."""
-    return {
-        "instance_id": instance.instance_id,
-        "name": _cut(instance.name, MAX_NAME_BYTES),
-        "engine": _cut(instance.engine, MAX_LABEL_BYTES),
-        "status": _cut(instance.status, MAX_LABEL_BYTES),
-    }
+    return InstanceToWatch(
+        instance_id=instance.instance_id,
+        name=_cut(instance.name, MAX_NAME_BYTES),
+        engine=_cut(instance.engine, MAX_LABEL_BYTES),
+        status=_cut(instance.status, MAX_LABEL_BYTES),
+    )
 
 
 def _cut(text: str | None, max_bytes: int) -> str | None:
@@ -118,20 +114,15 @@ def _cut(text: str | None, max_bytes: int) -> str | None:
         return None
     # Every character weighs a byte at least: past max_bytes of them, the rest is cut anyway.
     printable = "".join(char if char.isprintable() else "?" for char in text[: max_bytes + 1])
-    if _weight(printable) <= max_bytes:
+    if json_weight(printable) <= max_bytes:
         return printable
-    room, kept = max_bytes - _weight(ELLIPSIS), 0
+    room, kept = max_bytes - json_weight(ELLIPSIS), 0
     for char in printable:
-        room -= _weight(char)
+        room -= json_weight(char)
         if room < 0:
             break
         kept += 1
     return printable[:kept] + ELLIPSIS
-
-
-def _weight(text: str) -> int:
-    """Bytes ``text`` weighs inside a JSON string, ASCII-escaped (never less than in UTF-8)."""
-    return len(json.dumps(text)) - len('""')
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""The discovery's SnapStart hooks (see ``restore_watch.snapstart``): prime before the snapshot, forget after.
+"""The discovery's SnapStart hooks (see ``common.snapstart``): prime before the snapshot, forget after.
 
 Before: a sweep's event is read into its scope with this container's settings, the layer lists a
 sample fleet offline, and a Secrets Manager read is answered in-process. After a restore: new random
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import dcs_restores
-from restore_watch import snapstart
+from common import snapstart
 
 from .discovery import instance_discovery
 from .scope import scope_of

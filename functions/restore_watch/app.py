@@ -6,12 +6,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import priming, snapstart
+from common import snapstart
+from common.observability import logger, metrics, traced
+
+from . import priming
+from .container import restore_watch
 from .errors import NAMED_ERRORS
-from .observability import CORRELATION_ID_PATH, logger, metrics, traced
-from .service import restore_watch
 from .shaping import LAMBDA_RESULT
 from .triggers import is_http_event, request_from_event
+
+# The request's own ID over HTTP; else the ID a workflow passes, a schedule's time, a rule's event ID.
+CORRELATION_ID_PATH = "requestContext.requestId || correlation_id || scheduled_time || id"
 
 snapstart.register(priming.before_snapshot, priming.after_restore)  # run by Lambda for SnapStart versions only
 
@@ -27,8 +32,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         watch = restore_watch()
         request = request_from_event(event, watch.settings)
-        budget = watch.budget(request.remaining(context.get_remaining_time_in_millis() / 1000))
-        return watch.answer(request.query, request.limit, budget, LAMBDA_RESULT, request.restore_id).to_json()
+        budget = watch.budget(request, context.get_remaining_time_in_millis() / 1000)
+        return watch.answer(request, budget, LAMBDA_RESULT).to_json()
     except NAMED_ERRORS as error:  # their messages hold no secret, URL or payload: see errors.NAMED_ERRORS
         logger.error("invocation failed", extra={"error": type(error).__name__, "reason": str(error)})
         raise

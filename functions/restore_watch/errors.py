@@ -1,9 +1,9 @@
 """The function's errors, and the one table that turns any of them into an HTTP status and body.
 
 Families: bad input (``InvalidQueryError`` from the layer, ``UnknownEventError``), settings
-(``ConfigurationError``), DCS (``DcsError`` and its kinds, from the layer) and forwarding
-(``ForwardingError``). The table is looked up along the error's class hierarchy, so the most
-specific entry wins whatever its place.
+(``ConfigurationError``, every function's: ``common.errors``), DCS (``DcsError`` and its kinds, from
+the layer) and forwarding (``ForwardingError``, forwarding's own). The table is looked up along the
+error's class hierarchy, so the most specific entry wins whatever its place.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from common.errors import RETRYABLE_ERRORS, ConfigurationError, SecretUnavailableError
 from dcs_restores import (
     DcsAuthError,
     DcsBadRequestError,
@@ -23,23 +24,11 @@ from dcs_restores import (
     InvalidQueryError,
 )
 
-from .forwarding import ForwardingError
+from .forwarding.errors import ForwardingError
 
 
 class UnknownEventError(ValueError):
     """The event has none of the shapes this function accepts; nothing was sent to DCS."""
-
-
-class ConfigurationError(Exception):
-    """A setting is missing or invalid; ``variable`` names the environment variable."""
-
-    def __init__(self, variable: str, reason: str) -> None:
-        super().__init__(f"{variable}: {reason}")
-        self.variable = variable
-
-
-class SecretUnavailableError(ConfigurationError):
-    """Secrets Manager could not be reached or answered with an error that may pass: retry."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +76,8 @@ _INTERNAL = _Answer(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Interna
 # The errors this function names. Their messages are ours, or DCS's own words and request ID:
 # no secret, URL or payload, so they may be logged (the table above decides what a caller is told).
 NAMED_ERRORS: tuple[type[Exception], ...] = tuple(_ANSWERS)
+# What a workflow retries where it calls the watch: what may pass for every function, and forwarding's failures.
+WATCH_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (*RETRYABLE_ERRORS, ForwardingError)
 
 
 def error_response(error: Exception) -> ErrorResponse:

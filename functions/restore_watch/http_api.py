@@ -16,11 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, InvalidQueryError, first_error
 
+from .container import restore_watch
 from .errors import NAMED_ERRORS, ErrorResponse, error_response
 from .payload import RecordSelection, RestorePayload
-from .service import restore_watch
-from .shaping import HTTP_BODY, ResponseLimit
-from .triggers import build_query
+from .shaping import HTTP_BODY
+from .triggers import request_from_http
 
 API_TITLE = "dcs-restore-watch"
 API_VERSION = "1.0.0"
@@ -79,11 +79,19 @@ def list_restores(
     ] = None,
 ) -> dict[str, Any]:
     watch = restore_watch()
-    settings = watch.settings
-    query = build_query(settings, instance_id, project_id, begin_time, end_time, offset=offset, limit=limit)
-    budget = watch.budget(resolver.lambda_context.get_remaining_time_in_millis() / 1000, http=True)
-    fits = ResponseLimit(records, settings.max_response_bytes)
-    return watch.answer(query, fits, budget, HTTP_BODY, restore_id).to_json()
+    request = request_from_http(
+        watch.settings,
+        instance_id,
+        begin_time,
+        end_time,
+        project_id=project_id,
+        offset=offset,
+        limit=limit,
+        records=records,
+        restore_id=restore_id,
+    )
+    budget = watch.budget(request, resolver.lambda_context.get_remaining_time_in_millis() / 1000)
+    return watch.answer(request, budget, HTTP_BODY).to_json()
 
 
 @resolver.get("/openapi.json", include_in_schema=False)

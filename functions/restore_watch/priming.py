@@ -1,4 +1,4 @@
-"""The watch function's SnapStart hooks (see ``snapstart``): what it primes, and what it drops after a restore.
+"""The watch function's SnapStart hooks (see ``common.snapstart``): what it primes, and what it drops after a restore.
 
 Before the snapshot: the HTTP path's and the failure path's modules are imported; a direct event is
 read into a query with this container's settings; the layer reads a sample window offline and the
@@ -16,11 +16,11 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import dcs_restores
+from common import snapstart
 
-from . import snapstart
+from .container import restore_watch
 from .forwarding.outcome import Forwarded
 from .payload import RestorePayload
-from .service import restore_watch
 from .shaping import HTTP_BODY, LAMBDA_RESULT, fit
 from .triggers import request_from_event
 
@@ -57,7 +57,7 @@ class _PrimingContext:
 
 def before_snapshot() -> None:
     from . import http_api  # the event handler and its OpenAPI machinery, loaded for HTTP events
-    from .forwarding import ledger, publisher  # noqa: F401 - the failure path's modules, and boto3's
+    from .forwarding import dynamodb, publisher  # noqa: F401 - the failure path's modules, and boto3's
 
     watch = restore_watch()  # settings from the environment; no DCS client yet, so no secret is read
     request = request_from_event(SAMPLE_EVENT, watch.settings)

@@ -1,65 +1,62 @@
 """The use case: watch one instance over one window, and answer with a payload that fits.
 
 Read the window from DCS, forward its failed restores, record metrics and the log line, then
-fit the payload to what the caller can receive. Trigger adapters hand it a validated query;
-the container's ``Runtime`` hands it its clients.
+fit the payload to what the caller can receive. Trigger adapters hand it a ``WatchRequest``;
+whoever builds it (``container``, for a Lambda container; a test) hands it its clients.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import time
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from common.connection import DcsConnection
+from common.observability import subsegment
+from common.timing import Timing
 from dcs_restores import RestoreQuery, RestoreResult, RestoreStatus
 
-from . import observability
 from .budget import Budget
-from .forwarding import FailedRestore, Forwarded, ForwardingError
-from .observability import subsegment
+from .forwarding import FailedRestore, Forwarded, Forwarder, ForwardingError
 from .payload import RestorePayload
-from .runtime import Runtime
+from .request import WatchRequest
 from .settings import Settings
-from .shaping import Encoding, Fitted, ResponseLimit, fit
+from .shaping import Encoding, Fitted, fit
 
 logger = logging.getLogger(__name__)
 
 
 class RestoreWatch:
-    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
-        self._runtime = runtime
-        self._metrics = metrics
+    """Watches one instance's window with the clients it is given: DCS's, the forwarder, the metrics."""
 
-    @property
-    def settings(self) -> Settings:
-        return self._runtime.settings
+    def __init__(
+        self, settings: Settings, dcs: DcsConnection, forwarder: Forwarder, metrics: Metrics, timing: Timing
+    ) -> None:
+        self.settings = settings
+        self.dcs = dcs
+        self.forwarder = forwarder
+        self._metrics = metrics
+        self._timing = timing
 
     def disconnect(self) -> None:
-        """Drop the clients and the credentials they hold (after a SnapStart restore)."""
-        self._runtime.disconnect()
+        """Close the DCS client and the forwarder's AWS clients: the next ones connect, and read credentials, anew."""
+        self.dcs.close()
+        self.forwarder.close()
 
-    def budget(self, remaining_seconds: float, *, http: bool = False) -> Budget:
-        """The invocation's time, from what Lambda's context says is left."""
-        return Budget.of(remaining_seconds, self._runtime.timing, http=http)
+    def budget(self, request: WatchRequest, lambda_remaining: float) -> Budget:
+        """The invocation's time, from what Lambda's context says is left and what the request allows."""
+        return Budget.of(request.remaining(lambda_remaining), self._timing, http=request.http)
 
-    def answer(
-        self,
-        query: RestoreQuery,
-        limit: ResponseLimit,
-        budget: Budget,
-        encoding: Encoding,
-        restore_id: str | None = None,
-    ) -> Fitted:
-        """Watch ``query`` and fit the payload to ``limit`` as ``encoding`` writes it.
+    def answer(self, request: WatchRequest, budget: Budget, encoding: Encoding) -> Fitted:
+        """Watch the request's window and fit the payload to its limit as ``encoding`` writes it.
 
-        ``restore_id``: a restore whose record the payload carries as ``restore``.
+        ``request.restore_id``: a restore whose record the payload carries as ``restore``.
         """
-        whole = self.watch(query, budget, restore_id)
+        query, limit = request.query, request.limit
+        whole = self.watch(query, budget, request.restore_id)
         fitted = fit(whole, limit, encoding)
         payload = fitted.payload
         if (
@@ -107,10 +104,8 @@ class RestoreWatch:
 
     def _forward(self, failed: list[FailedRestore], budget: Budget) -> Forwarded:
         try:
-            # The forwarder, and boto3 with it, is built only when there is something to forward.
-            forwarded = (
-                self._runtime.forwarder.forward(failed, budget) if failed else Forwarded(queued=0, already_forwarded=0)
-            )
+            # Asked only when there is something to forward: a container's forwarder, and boto3, are built then.
+            forwarded = self.forwarder.forward(failed, budget) if failed else Forwarded(queued=0, already_forwarded=0)
         except ForwardingError as error:
             self._count("FailedForwarded", error.queued)  # what was queued before it failed is queued
             self._count("PossibleDuplicates", error.possible_duplicates)
@@ -121,7 +116,7 @@ class RestoreWatch:
         return forwarded
 
     def _read(self, query: RestoreQuery, budget: Budget) -> RestoreResult:
-        with self._runtime.dcs.calls(self._metrics) as client:
+        with self.dcs.calls(self._metrics) as client:
             started = time.perf_counter()  # once the client is built: reading the secret is not DCS's latency
             try:
                 return client.list_restores(query, budget.dcs_reads)
@@ -136,9 +131,3 @@ class RestoreWatch:
 
     def _count(self, name: str, value: int) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-@functools.cache
-def restore_watch() -> RestoreWatch:
-    """This container's use case, built on first use from the environment (not cached if that fails)."""
-    return RestoreWatch(Runtime.from_env(os.environ), observability.metrics)

@@ -18,27 +18,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from dcs_restores import InvalidRecord, RestoreRecord
 
 from .forwarding.failed_restore import FREE_TEXT
+from .limits import DEFAULT_MAX_RESPONSE_BYTES
 from .payload import RecordSelection, RestorePayload
 
 _Item = TypeVar("_Item", bound=BaseModel)
 
-LAMBDA_RESPONSE_LIMIT = 6_291_456  # bytes Lambda returns from a synchronous invoke
-DEFAULT_MAX_RESPONSE_BYTES = 6_000_000  # below Lambda's limit, with some to spare
 HTTP_ENVELOPE_BYTES = 1_024  # statusCode, headers, cookies around an HTTP body: 119 bytes as Powertools writes them
 CHUNK = 1_000  # items encoded at once while counting
-# The lowest limit a setting or an event may set: a payload without its lists (and no followed
-# restore) is under 1 KB, so even this leaves room for a hundred records or more.
-MIN_RESPONSE_BYTES = 65_536
-ResponseBytes = Annotated[int, Field(ge=MIN_RESPONSE_BYTES, le=LAMBDA_RESPONSE_LIMIT)]
 # What a cut free-text field of the followed restore keeps, in bytes as counted: its six fields cut
-# and the largest frame stay under MIN_RESPONSE_BYTES, so the restore is always kept.
+# and the largest frame stay under limits.MIN_RESPONSE_BYTES, so the restore is always kept.
 RESTORE_CUT_TO = 8_192
 # Each list as the payload's JSON holds it (computed fields too); typed, twice as fast as inferring.
 _RECORDS = TypeAdapter(list[RestoreRecord])

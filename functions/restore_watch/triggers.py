@@ -1,25 +1,29 @@
-"""Trigger adapters: a schedule or workflow event in, validated ``RestoreQuery`` values out.
+"""Trigger adapters: a schedule or workflow event, or an HTTP API route's parameters, in; a ``WatchRequest`` out.
 
-HTTP API events are adapted by the route in ``http_api``. Nothing here talks to DCS: an event
-that does not validate is refused before any request is made.
+The HTTP API's route (``http_api``) hands its validated parameters to ``request_from_http``. Nothing
+here talks to DCS: an event that does not validate is refused before any request is made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from common.admission import admit_project, admit_window
+from common.settings import MAX_LOOKBACK
+from common.timing import Timing
 from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, UtcTime, first_error
 
-from .budget import Timing, shortest_time_limit
+from .budget import shortest_time_limit
 from .errors import UnknownEventError
+from .limits import LAMBDA_RESPONSE_LIMIT, ResponseBytes
 from .payload import RecordSelection
-from .settings import MAX_LOOKBACK, Settings
-from .shaping import LAMBDA_RESPONSE_LIMIT, ResponseBytes, ResponseLimit
+from .request import WatchRequest
+from .settings import Settings
+from .shaping import ResponseLimit
 
 _Model = TypeVar("_Model", bound=BaseModel)
 # Why an event naming several instances is refused: watching many is the fleet sweep's job.
@@ -48,20 +52,6 @@ class _Event(BaseModel):
         return ResponseLimit(
             self.records, min(self.max_response_bytes or LAMBDA_RESPONSE_LIMIT, settings.max_response_bytes)
         )
-
-
-@dataclass(frozen=True)
-class WatchRequest:
-    """What an event asks for: one instance's window, and what the answer may hold."""
-
-    query: RestoreQuery
-    limit: ResponseLimit
-    restore_id: str | None = None  # the restore whose record the payload carries
-    time_limit: int | None = None  # seconds the invocation may take, when the event allows less than Lambda
-
-    def remaining(self, lambda_remaining: float) -> float:
-        """The time this request may take, of what Lambda's context says is left."""
-        return lambda_remaining if self.time_limit is None else min(lambda_remaining, self.time_limit)
 
 
 class SchedulerInput(_Event):
@@ -152,6 +142,23 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
     )
 
 
+def request_from_http(
+    settings: Settings,
+    instance_id: str,
+    begin_time: str,
+    end_time: str,
+    *,
+    project_id: str | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+    records: RecordSelection = RecordSelection.ALL,
+    restore_id: str | None = None,
+) -> WatchRequest:
+    """The window an HTTP API request asks for, from the route's parameters (their types already checked)."""
+    query = build_query(settings, instance_id, project_id, begin_time, end_time, offset=offset, limit=limit)
+    return WatchRequest(query, ResponseLimit(records, settings.max_response_bytes), restore_id, http=True)
+
+
 def build_query(
     settings: Settings,
     instance_id: Any,
@@ -171,10 +178,8 @@ def build_query(
         offset=offset,
         limit=limit,
     )
-    if not settings.may_read(query.project_id):  # the function's credentials are not for any project a caller names
-        raise InvalidQueryError("project_id", "is not a project this function reads (see ALLOWED_PROJECT_IDS)")
-    if query.end_time - query.begin_time > timedelta(days=settings.max_window_days):
-        raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
+    admit_project(settings, query.project_id)
+    admit_window(settings, query.begin_time, query.end_time)
     return query
 
 

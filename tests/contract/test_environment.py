@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from common.connection import connect
+from common.errors import ConfigurationError
+from common.settings import SDK_FALLBACKS, DcsSettings
+from common.timing import Timing
 from discover_instances.discovery import DiscoverySettings
-from restore_watch.budget import Timing
-from restore_watch.errors import ConfigurationError
-from restore_watch.runtime import connect
-from restore_watch.settings import SDK_FALLBACKS, DcsSettings, Settings
+from restore_watch.settings import Settings
 
 from .conftest import ROOT
 from .test_least_privilege import FUNCTIONS, function_sources

@@ -30,9 +30,9 @@ LAYER = "DcsRestoresLayer"
 # What each artifact carries of the repository's code; the rest is its requirements file.
 PACKAGES = {
     LAYER: {"dcs_restores"},
-    "RestoreWatchFunction": {"restore_watch"},
-    "DiscoverInstancesFunction": {"discover_instances", "restore_watch"},
-    "SweepSummaryFunction": {"sweep_summary"},
+    "RestoreWatchFunction": {"restore_watch", "common"},
+    "DiscoverInstancesFunction": {"discover_instances", "common"},
+    "SweepSummaryFunction": {"sweep_summary", "common"},
 }
 REQUIREMENTS = {
     LAYER: ROOT / "layers/dcs_restores/requirements.txt",
@@ -156,7 +156,7 @@ def test_each_artifact_ships_its_code_as_it_is_in_the_repository_and_its_pinned_
             for relative in ours:
                 assert (root / package / relative).read_bytes() == (source / relative).read_bytes()
         assert "bin" not in shipped  # console scripts name the build's interpreter; nothing runs them
-    assert {path.name for path in built["SweepSummaryFunction"].iterdir()} == {"sweep_summary"}
+    assert {path.name for path in built["SweepSummaryFunction"].iterdir()} == {"sweep_summary", "common"}
 
 
 @pytest.mark.long

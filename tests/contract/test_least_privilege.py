@@ -29,8 +29,8 @@ from samtranslator.yaml_helper import yaml_parse
 from .conftest import ROOT, TEMPLATE
 
 LAYER = ROOT / "layers/dcs_restores/dcs_restores"
-WATCH_PACKAGE = "restore_watch"
-# Each function's package (its code is the package and the layer; see ``function_sources``).
+COMMON = ROOT / "functions/common"
+# Each function's package (its code is the package, the layer and what it imports of common; see ``function_sources``).
 FUNCTIONS = {
     "RestoreWatchFunction": "restore_watch",
     "DiscoverInstancesFunction": "discover_instances",
@@ -211,27 +211,38 @@ def aws_calls(sources: Iterable[Path], root: Path = ROOT) -> set[AwsCall]:
 
 
 def function_sources(package: str) -> list[Path]:
-    """A function's code: its package, the layer, and the modules of the watch function's package it imports.
+    """A function's code: its package, the layer, and the modules of ``common`` it imports (and those import).
 
-    Those modules are followed one level, not further: ``restore_watch.runtime`` imports the forwarder
-    that only the watch function builds, while the discovery reads the secret through it and never forwards.
+    Not the whole of ``common``: the summary ships it, and loads only the sweep's contract.
     """
     root = ROOT / "functions" / package
-    sources = [root, LAYER]
-    if package == WATCH_PACKAGE:
-        return sources
-    watch = ROOT / "functions" / WATCH_PACKAGE
-    for path in sorted(root.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(WATCH_PACKAGE):
-                modules = [node.module or ""]
-                if node.module == WATCH_PACKAGE:  # from restore_watch import observability
-                    modules = [f"{WATCH_PACKAGE}.{alias.name}" for alias in node.names]
-                for module in modules:
-                    relative = Path(*module.split(".")[1:])
-                    file = watch / relative.with_suffix(".py")
-                    sources.append(file if file.is_file() else watch / relative)
-    return sorted(set(sources), key=str)
+    pending = sorted(root.rglob("*.py"))
+    shared: set[Path] = set()
+    while pending:
+        for module in _common_modules(pending.pop()):
+            file = COMMON / f"{module}.py"
+            if file not in shared:
+                shared.add(file)
+                pending.append(file)
+    return sorted({root, LAYER, *shared}, key=str)
+
+
+def _common_modules(path: Path) -> set[str]:
+    """The modules of ``common`` that ``path`` imports: ``from common.settings import``, ``from common import
+    observability``, and, inside ``common``, ``from .settings import``."""
+    inside = path.parent == COMMON
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        name = node.module or ""
+        if (node.level == 0 and name == COMMON.name) or (inside and node.level == 1 and not name):
+            modules.update(alias.name for alias in node.names)
+        elif node.level == 0 and name.startswith(f"{COMMON.name}."):
+            modules.add(name.split(".")[1])
+        elif inside and node.level == 1:
+            modules.add(name.split(".")[0])
+    return modules
 
 
 def _powertools_names(tree: ast.AST) -> tuple[dict[str, str], set[str]]:
@@ -400,7 +411,7 @@ def test_the_function_role_grants_exactly_what_the_code_and_the_platform_need(
 
 
 def test_the_discovery_reads_the_secret_and_nothing_else(transformed: dict[str, Any]) -> None:
-    """Its own role: no queue, no table (it imports the watch function's runtime, not its forwarder)."""
+    """Its own role: no queue, no table (it shares common's DCS connection, not the watch's forwarder)."""
     assert grants(roles(transformed)["DiscoverInstancesFunctionRole"]) == {
         ("secretsmanager:GetSecretValue", "DcsCredentialsSecretArn")
     }

@@ -260,11 +260,11 @@ def test_the_operations_page_states_the_worst_case_of_dcs_calls_in_flight() -> N
     """Reserved watches times the client's paging workers, plus the discovery's one call each, at the defaults."""
     import inspect
 
+    from common import connection
     from dcs_restores import DcsRestoresClient
-    from restore_watch import runtime
 
     workers = inspect.signature(DcsRestoresClient).parameters["max_workers"].default
-    assert "max_workers" not in inspect.getsource(runtime.connect)  # the functions page with the default
+    assert "max_workers" not in inspect.getsource(connection.connect)  # the functions page with the default
     watches = raw_template()["Parameters"]["WatchReservedConcurrency"]["Default"]
     worst = watches * workers + DISCOVERY_CONCURRENCY
     limits = (ROOT / "docs" / "operations.md").read_text().split("\n## Limits\n", 1)[1]
@@ -490,7 +490,7 @@ def holds(condition: Any, parameters: dict[str, str]) -> bool:
 def test_the_sweep_schedule_input_is_json_the_discovery_reads(
     filters: dict[str, str], expected: dict[str, Any]
 ) -> None:
-    from discover_instances.scope import SweepEvent
+    from common.sweep import SweepEvent
 
     template = raw_template()
     parameters = {name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()} | filters

@@ -20,12 +20,13 @@ from typing import Any
 import boto3
 import pytest
 
+from common.errors import ConfigurationError, SecretUnavailableError
+from common.timing import Timing
 from dcs_restores import RestoreRecord, RestoreStatus
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
-from restore_watch.budget import Budget, Timing
-from restore_watch.errors import ConfigurationError, SecretUnavailableError
+from restore_watch.budget import Budget
 from restore_watch.forwarding import FailedRestore, ForwardingError, LedgerUnavailableError, build_forwarder
 
 from ..support import free_port, fresh_container, function_logs, load_event, use_moto_credentials

@@ -21,18 +21,17 @@ import boto3
 import pytest
 from aws_lambda_powertools import Metrics
 
+from common.timing import Timing
 from dcs_restores import RestoreQuery, RestoreRecord, RestoreStatus
 from devkit.emulator import DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID
 from devkit.local import receive_all
 from devkit.seed import generate_records
-from restore_watch.budget import Budget, Timing
+from restore_watch.budget import Budget
+from restore_watch.container import build
 from restore_watch.forwarding import FailedRestore, ForwardingError, build_forwarder
 from restore_watch.payload import RestorePayload
-from restore_watch.runtime import Runtime
-from restore_watch.service import RestoreWatch
-from restore_watch.settings import Settings
 
-from ..support import fresh_container, function_logs
+from ..support import function_logs
 from .conftest import Aws, failed_ids
 
 FAILED = 30  # three batches of ten
@@ -62,9 +61,8 @@ def metrics() -> Iterator[Metrics]:
 
 
 def watch(metrics: Metrics, timing: Timing = TIMING) -> RestorePayload:
-    """One invocation's watch of the window, in a fresh container whose clients use ``timing``."""
-    fresh_container()
-    return RestoreWatch(Runtime(Settings.from_env(os.environ), timing), metrics).watch(QUERY, Budget.of(60.0, timing))
+    """One invocation's watch of the window, in a new container (clients of the emulator and moto) using ``timing``."""
+    return build(os.environ, metrics, timing).watch(QUERY, Budget.of(60.0, timing))
 
 
 def counted(metrics: Metrics, name: str) -> float:

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
+from common.errors import ConfigurationError
 from dcs_restores import DcsError
 from devkit.emulator import DEFAULT_INSTANCE_ID, Emulator, Scripted
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from restore_watch.app import lambda_handler
-from restore_watch.errors import ConfigurationError
 from restore_watch.forwarding import ForwardingError
 
 from ..support import fresh_container

@@ -19,7 +19,7 @@ from devkit.invoke import LocalContext
 def main() -> None:
     module, event, outcome = sys.argv[1], json.loads(sys.argv[2]), Path(sys.argv[3])
     handler = importlib.import_module(module).lambda_handler
-    from restore_watch.snapstart import LOCAL
+    from common.snapstart import LOCAL
 
     LOCAL.snapshot()
     print("snapshotted", flush=True)

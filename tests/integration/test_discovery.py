@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from common.sweep import MAX_LABEL_BYTES, MAX_NAME_BYTES
 from dcs_restores import DcsAuthError, DcsUnavailableError, InstanceQuery, InvalidQueryError
 from devkit.emulator import DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator, Scripted
 from devkit.fleet import tags_of
 from devkit.invoke import LocalContext
 from devkit.seed import generate_fleet
 from discover_instances.app import lambda_handler
-from discover_instances.discovery import MAX_LABEL_BYTES, MAX_NAME_BYTES
 
 from ..support import AwsResources, function_logs, use_function_environment
 

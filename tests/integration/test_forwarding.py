@@ -20,17 +20,20 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
+from common.timing import Timing
 from dcs_restores import RestoreRecord, RestoreStatus
-from restore_watch.budget import Budget, Timing
+from restore_watch.budget import Budget
 from restore_watch.forwarding import (
     Claim,
     FailedRestore,
     FailedRestoreForwarder,
     ForwardingError,
     LedgerUnavailableError,
+    NoLedger,
+    TableLedger,
 )
+from restore_watch.forwarding.dynamodb import DynamoDbLedgerTable
 from restore_watch.forwarding.failed_restore import marked_possible_duplicate
-from restore_watch.forwarding.ledger import Ledger
 from restore_watch.forwarding.publisher import MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, QueuePublisher
 
 from ..support import AwsResources
@@ -111,8 +114,9 @@ def forwarder(
 ) -> FailedRestoreForwarder:
     """The forwarder as ``build_forwarder`` makes it, on moto's clients (or the faulty ones given)."""
     publisher = QueuePublisher(sqs or boto3.client("sqs"), aws.queue_url, sleep=lambda _: None)
-    table = Ledger(dynamodb or boto3.client("dynamodb"), aws.table_name, clock=clock or time.time)
-    return FailedRestoreForwarder(publisher, table if ledger else None, **{"sleep": lambda _: None, **options})
+    table = DynamoDbLedgerTable(dynamodb or boto3.client("dynamodb"), aws.table_name, clock=clock or time.time)
+    claims = TableLedger(table, sleep=options.pop("sleep", lambda _: None)) if ledger else NoLedger()
+    return FailedRestoreForwarder(publisher, claims, **options)
 
 
 def queued_ids(aws: AwsResources) -> list[str]:
@@ -232,7 +236,7 @@ def test_a_run_that_starts_while_another_is_sending_fails_and_its_retry_doubles_
 def test_a_claim_left_by_a_crashed_run_is_not_lost(aws: AwsResources) -> None:
     # Given a run that claimed r-1 for 130 s and died before sending it
     claimed_at = 1_000_000.0
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: claimed_at)
+    ledger = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: claimed_at)
     assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
     # When Lambda retries within the lease
     with pytest.raises(ForwardingError) as raised:
@@ -579,7 +583,7 @@ def fifo_messages(queue_url: str) -> list[dict[str, Any]]:
 
 
 def fifo_forwarder(queue_url: str) -> FailedRestoreForwarder:
-    return FailedRestoreForwarder(QueuePublisher(boto3.client("sqs"), queue_url), None)
+    return FailedRestoreForwarder(QueuePublisher(boto3.client("sqs"), queue_url), NoLedger())
 
 
 def test_fifo_queues_get_group_and_deduplication_ids(aws: AwsResources) -> None:
@@ -611,7 +615,7 @@ def test_the_same_instance_and_restore_id_in_another_project_is_not_deduplicated
 def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
     # Given a run that claimed r-1 for 130 s and died before sending
     now = [1_000_000.0]
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    ledger = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
     lease = timedelta(seconds=130)
     assert ledger.claim(failed("r-1"), lease) is Claim.TAKEN
     assert ledger.claim(failed("r-1"), lease) is Claim.IN_FLIGHT
@@ -623,7 +627,7 @@ def test_a_lapsed_claim_is_taken_over(aws: AwsResources) -> None:
 
 def test_a_forwarded_restore_is_never_claimed_again(aws: AwsResources) -> None:
     now = [1_000_000.0]
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    ledger = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
     assert ledger.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN
     ledger.confirm(failed("r-1"))
     now[0] += 24 * 3600
@@ -708,7 +712,7 @@ def marked(entry: dict[str, Any]) -> dict[str, Any]:
 def test_the_ledger_keeps_claims_and_marks_for_its_ttl_from_when_each_is_written(aws: AwsResources) -> None:
     # Given a ledger that keeps items a week, on a clock at 1,000,000
     now = [1_000_000.0]
-    ledger = Ledger(boto3.client("dynamodb"), aws.table_name, ttl=timedelta(days=7), clock=lambda: now[0])
+    ledger = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, ttl=timedelta(days=7), clock=lambda: now[0])
     week = 7 * 24 * 3600
 
     def expires_at() -> int:
@@ -730,8 +734,8 @@ def test_a_run_whose_lease_lapsed_cannot_give_back_the_claim_another_run_took_si
 ) -> None:
     # Given run A, which claimed r-1 for 10 s and outlived its lease, and run B, which took the claim over since
     now = [1_000_000.0]
-    run_a = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
-    run_b = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    run_a = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    run_b = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
     assert run_a.claim(failed("r-1"), timedelta(seconds=10)) is Claim.TAKEN
     now[0] += 11
     assert run_b.claim(failed("r-1"), timedelta(seconds=130)) is Claim.TAKEN_OVER
@@ -741,7 +745,7 @@ def test_a_run_whose_lease_lapsed_cannot_give_back_the_claim_another_run_took_si
     # Then B's claim is untouched: still B's, for B's lease, and a third run finds r-1 in flight
     assert ledger_items(aws) == [taken]
     assert int(taken["lease_until"]["N"]) == 1_000_011 + 130
-    third = Ledger(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
+    third = DynamoDbLedgerTable(boto3.client("dynamodb"), aws.table_name, clock=lambda: now[0])
     assert third.claim(failed("r-1"), timedelta(seconds=130)) is Claim.IN_FLIGHT
 
 

@@ -12,11 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
+from common.errors import ConfigurationError
 from dcs_restores import DcsAuthError, DcsNotFoundError, DcsTimeoutError, DcsUnavailableError, InvalidQueryError
 from devkit.emulator import DEFAULT_SK, Emulator, Scripted
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
-from restore_watch.errors import ConfigurationError, UnknownEventError
+from restore_watch.errors import UnknownEventError
 from restore_watch.payload import RestorePayload
 
 from ..support import AwsResources, function_logs, load_event
@@ -133,7 +134,7 @@ def test_without_a_ledger_it_still_forwards_and_says_so(
     assert payload["forwarded"]["queued"] == 7
     [warning] = [line for line in logged() if line["level"] == "WARNING"]
     assert warning["message"].startswith("RESTORE_LEDGER_TABLE is not set")
-    assert warning["name"] == "restore_watch.runtime"
+    assert warning["name"] == "restore_watch.container"
 
 
 @pytest.mark.parametrize(

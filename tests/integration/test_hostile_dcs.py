@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from common.timing import Timing
 from dcs_restores import DcsRestoresClient, DcsTimeoutError, Deadline
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
-from restore_watch.budget import Timing
 
 from ..hostile import HostilePeer
 from ..support import fresh_container, load_event, window_query

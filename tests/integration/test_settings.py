@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 
+from common.connection import connect, load_credentials
+from common.errors import ConfigurationError
+from common.settings import plain_http_allowed
+from common.timing import Timing
 from dcs_restores import Credentials, DcsUnavailableError, Deadline
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from devkit.invoke import LocalContext
 from devkit.seed import generate_records
 from discover_instances.discovery import DiscoverySettings
 from restore_watch.app import lambda_handler
-from restore_watch.budget import Timing
-from restore_watch.errors import ConfigurationError
-from restore_watch.runtime import connect, load_credentials
-from restore_watch.settings import Settings, plain_http_allowed
+from restore_watch.settings import Settings
 
 from ..support import AwsResources, fresh_container, load_event, use_function_environment, window_query
 

@@ -23,6 +23,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 from moto.server import ThreadedMotoServer
 
+from common.snapstart import LocalRuntime
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_PROJECT_ID, DEFAULT_SK, Emulator
 from devkit.invoke import LocalContext
 from devkit.seed import generate_fleet, generate_records
@@ -30,8 +31,8 @@ from discover_instances import priming as discovery_priming
 from discover_instances.discovery import instance_discovery
 from restore_watch import priming as watch_priming
 from restore_watch.app import lambda_handler
-from restore_watch.service import restore_watch
-from restore_watch.snapstart import LocalRuntime
+from restore_watch.container import restore_watch
+from restore_watch.forwarding import ForwarderOnFirstUse
 
 from ..support import ROOT, AwsResources, clean_environment, free_port
 
@@ -153,7 +154,7 @@ def test_priming_reads_no_secret_and_asks_dcs_nothing(monkeypatch: pytest.Monkey
     # Then nothing was asked of DCS, and no client was kept
     assert emulator.restore_requests() == []
     assert emulator.instance_requests() == []
-    assert not restore_watch()._runtime.dcs.connected
+    assert not restore_watch().dcs.connected
     assert DEFAULT_PROVIDERS == {}
 
 
@@ -164,9 +165,10 @@ def test_a_restore_gives_new_random_seeds_and_drops_clients_credentials_and_conn
     result = lambda_handler({"instance_id": DEFAULT_INSTANCE_ID, **WINDOW}, LocalContext())
     assert result["forwarded"]["queued"] > 0
     instance_discovery().dcs.client  # noqa: B018 - built, as a discovery's first invocation builds it
-    runtime = restore_watch()._runtime
-    assert runtime.dcs.connected
-    assert "forwarder" in runtime.__dict__
+    watch = restore_watch()
+    assert watch.dcs.connected
+    assert isinstance(watch.forwarder, ForwarderOnFirstUse)
+    assert watch.forwarder.built
     assert DEFAULT_PROVIDERS  # Powertools' Secrets Manager provider, its boto3 client inside
     boto3.setup_default_session()
     before = random.getstate()
@@ -175,8 +177,8 @@ def test_a_restore_gives_new_random_seeds_and_drops_clients_credentials_and_conn
     discovery_priming.after_restore()
     # Then its random sequence is its own, and no client, pool or credential is left to reuse
     assert random.getstate() != before
-    assert not runtime.dcs.connected
-    assert "forwarder" not in runtime.__dict__
+    assert not watch.dcs.connected
+    assert not watch.forwarder.built
     assert not instance_discovery().dcs.connected
     assert DEFAULT_PROVIDERS == {}
     assert boto3.DEFAULT_SESSION is None

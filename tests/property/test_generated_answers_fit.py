@@ -27,12 +27,12 @@ from devkit.emulator import Emulator
 from devkit.invoke import LocalContext
 from restore_watch.app import lambda_handler
 from restore_watch.forwarding.failed_restore import FREE_TEXT
+from restore_watch.limits import MIN_RESPONSE_BYTES
 from restore_watch.payload import FollowedRestore, RecordSelection, RestorePayload
 from restore_watch.shaping import (
     HTTP_BODY,
     HTTP_ENVELOPE_BYTES,
     LAMBDA_RESULT,
-    MIN_RESPONSE_BYTES,
     RESTORE_CUT_TO,
     Encoding,
     ResponseLimit,

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from restore_watch.budget import Budget, Timing
+from common.timing import Timing
+from restore_watch.budget import Budget
 
 TIMING = Timing(response_reserve=1.0, min_aws_call=1.0, http_integration=30.0, lease_margin=10.0)  # forwarding: 4 s
 

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import pytest
 
+from common.errors import ConfigurationError, SecretUnavailableError
 from dcs_restores import (
     DcsAuthError,
     DcsBadRequestError,
@@ -16,12 +17,7 @@ from dcs_restores import (
     DcsUnavailableError,
     InvalidQueryError,
 )
-from restore_watch.errors import (
-    ConfigurationError,
-    SecretUnavailableError,
-    UnknownEventError,
-    error_response,
-)
+from restore_watch.errors import UnknownEventError, error_response
 from restore_watch.forwarding import ForwardingError
 
 

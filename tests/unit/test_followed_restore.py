@@ -7,8 +7,9 @@ import json
 from dcs_restores import InvalidRecord, RestoreRecord, RestoreResult
 from devkit.seed import generate_records
 from restore_watch.forwarding import Forwarded
+from restore_watch.limits import MIN_RESPONSE_BYTES
 from restore_watch.payload import FollowedRestore, RecordSelection, RestorePayload
-from restore_watch.shaping import LAMBDA_RESULT, MIN_RESPONSE_BYTES, ResponseLimit, fit
+from restore_watch.shaping import LAMBDA_RESULT, ResponseLimit, fit
 
 from ..support import window_query
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from restore_watch import shaping
+from restore_watch.limits import MIN_RESPONSE_BYTES
 from restore_watch.payload import RecordSelection, RestorePayload
 from restore_watch.shaping import (
     HTTP_BODY,
     HTTP_ENVELOPE_BYTES,
     LAMBDA_RESULT,
-    MIN_RESPONSE_BYTES,
     Encoding,
     ResponseLimit,
     fit,

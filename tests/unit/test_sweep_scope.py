@@ -5,9 +5,10 @@ from typing import Any
 
 import pytest
 
+from common.sweep import PAGE_SIZE
 from dcs_restores import InvalidQueryError
 from discover_instances.discovery import DiscoverySettings
-from discover_instances.scope import DEFAULT_PAGE_SIZE, scope_of
+from discover_instances.scope import scope_of
 
 SETTINGS = DiscoverySettings(
     dcs_endpoint="https://dcs.example.com",
@@ -29,7 +30,7 @@ def test_an_empty_event_sweeps_the_whole_default_project_over_the_default_lookba
     assert (resolved.query.name, resolved.query.status, resolved.query.tags) == (None, None, {})
     assert resolved.end_time == NOW.replace(microsecond=0)
     assert resolved.end_time - resolved.begin_time == SETTINGS.schedule_lookback
-    assert (resolved.query.offset, resolved.query.limit, resolved.records) == (0, DEFAULT_PAGE_SIZE, "none")
+    assert (resolved.query.offset, resolved.query.limit, resolved.records) == (0, PAGE_SIZE, "none")
 
 
 def test_the_window_ends_at_the_scheduled_time() -> None:
@@ -53,7 +54,7 @@ def test_the_next_page_carries_the_window_fixed_and_the_filters() -> None:
             "correlation_id": "sweep-1",
         }
     )
-    event = first.next_event(100, listed_total=57, page_ids=["i-1", "i-2"])
+    event = first.next_event(100, listed_total=57, page_ids=["i-1", "i-2"]).to_json()  # as it travels
     later = scope_of(event, SETTINGS, now=lambda: NOW + timedelta(hours=5))  # a later page, hours later
     assert (later.begin_time, later.end_time) == (first.begin_time, first.end_time)
     assert later.query.model_dump() == first.query.model_copy(update={"offset": 100}).model_dump()
@@ -65,7 +66,7 @@ def test_the_next_page_carries_the_window_fixed_and_the_filters() -> None:
 
 def test_the_sweep_is_described_as_each_page_states_it() -> None:
     described = scope({"begin_time": "2024-03-01T00:00:00Z", "end_time": "20240301060000", "tags": {"env": "dev"}})
-    assert described.describe() == {
+    assert described.describe().model_dump() == {
         "project_id": "proj",
         "begin_time": "2024-03-01T00:00:00Z",
         "end_time": "2024-03-01T06:00:00Z",

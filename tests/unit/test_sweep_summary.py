@@ -7,17 +7,11 @@ from typing import Any
 
 import pytest
 
+from common.sweep import MAX_CAUSE_CHARS, MAX_FAILED_LISTED, MAX_NAME_BYTES, Counts
 from dcs_restores import RestoreStatus
 from devkit.invoke import LocalContext
 from sweep_summary.app import lambda_handler
-from sweep_summary.summary import (
-    MAX_CAUSE_CHARS,
-    MAX_FAILED_LISTED,
-    MAX_NAME_BYTES,
-    Counts,
-    InvalidSummaryInputError,
-    summarise,
-)
+from sweep_summary.summary import InvalidSummaryInputError, summarise
 
 SWEEP = {
     "project_id": "proj",

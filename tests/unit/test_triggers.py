@@ -1,14 +1,17 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from common.errors import ConfigurationError
+from common.settings import DEFAULT_LOOKBACK
 from dcs_restores import InvalidQueryError
-from restore_watch.errors import ConfigurationError, UnknownEventError
+from restore_watch.errors import UnknownEventError
 from restore_watch.payload import RecordSelection
-from restore_watch.settings import DEFAULT_LOOKBACK, Settings
+from restore_watch.settings import Settings
 from restore_watch.shaping import ResponseLimit
-from restore_watch.triggers import request_from_event
+from restore_watch.triggers import request_from_event, request_from_http
 
 WINDOW = {"begin_time": "20240101000000", "end_time": "20240101060000"}
 SETTINGS = Settings(
@@ -318,3 +321,29 @@ def test_a_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -
     assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
     query = request_from_event({**schedule, "lookback": "PT1S"}, SETTINGS).query
     assert query.end_time - query.begin_time == timedelta(seconds=1)
+
+
+def test_an_http_request_and_a_direct_event_asking_the_same_make_the_same_watch_request() -> None:
+    # Given the same window, page, records and followed restore, asked over the HTTP API and by a direct invoke
+    asked: dict[str, Any] = {
+        "project_id": "p2",
+        "offset": 10,
+        "limit": 5,
+        "records": RecordSelection.FAILED,
+        "restore_id": "r-1",
+    }
+    direct = request_from_event({"instance_id": "i-1", **WINDOW, **asked}, SETTINGS)
+    # When the HTTP route hands its parameters to its adapter
+    http = request_from_http(SETTINGS, "i-1", WINDOW["begin_time"], WINDOW["end_time"], **asked)
+    # Then both are one WatchRequest, the HTTP one marked as such (its answer is due within the integration's 30 s)
+    assert http == replace(direct, http=True)
+    assert not direct.http
+
+
+def test_an_http_request_is_held_to_the_projects_and_the_window_length_like_any_event() -> None:
+    with pytest.raises(InvalidQueryError, match="ALLOWED_PROJECT_IDS") as refused:
+        request_from_http(SETTINGS, "i-1", WINDOW["begin_time"], WINDOW["end_time"], project_id="p3")
+    assert refused.value.field == "project_id"
+    with pytest.raises(InvalidQueryError, match="longer than 7 days") as refused:
+        request_from_http(SETTINGS, "i-1", "20240101000000", "20240109000000")
+    assert refused.value.field == "begin_time"

@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from common.observability import metrics
+from common.sweep import MAX_CAUSE_CHARS, MAX_FAILED_LISTED
 from dcs_restores import Deadline
 from devkit.emulator import DEFAULT_AK, DEFAULT_INSTANCE_ID, DEFAULT_SK, Emulator
 from devkit.seed import generate_records
@@ -37,8 +39,7 @@ from devkit.workflows import FLEET_SWEEP, LocalWorkflows, definition_path
 from discover_instances.discovery import DiscoverySettings, InstanceDiscovery
 from discover_instances.scope import scope_of
 from restore_watch.errors import NAMED_ERRORS
-from restore_watch.observability import metrics
-from sweep_summary.summary import MAX_CAUSE_CHARS, MAX_FAILED_LISTED, summarise
+from sweep_summary.summary import summarise
 from tests.support import AwsResources
 
 from .conftest import run

@@ -20,22 +20,21 @@ Nothing here imports boto3 or botocore: ``build_forwarder`` does, when it is fir
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from dcs_restores import Deadline
+from common.timing import Timing
 
-from ..budget import Budget, Timing, pause_before_retry
+from .errors import ForwardingError, LedgerUnavailableError
 from .failed_restore import FailedRestore
-from .outcome import Claim, Forwarded, ForwardingError, LedgerUnavailableError
+from .ledger import Ledger, NoLedger, TableLedger
+from .outcome import Forwarded
+from .progress import Pace, Run, Tally, WorkBudget
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
     from .publisher import QueuePublisher
 
 logger = logging.getLogger(__name__)
@@ -44,77 +43,45 @@ WORKERS = 10  # ledger calls (and a standard queue's batches) in flight at once;
 CHUNK = 100  # restores claimed, sent and settled together: ten batches
 
 
-@dataclass
-class _Pace:
-    """How long the steps have taken so far (the slowest seen), in seconds of the budget's clock.
+class Forwarder(Protocol):
+    """What the watch asks of forwarding."""
 
-    Until a step has been seen, it is taken to need the least time any AWS call is given.
-    """
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded: ...
 
-    ledger_wave: float | None = None  # one round of ``workers`` ledger calls at once
-    send: float | None = None  # sending a chunk's batches
-
-    def wave(self, timing: Timing) -> float:
-        return timing.min_aws_call if self.ledger_wave is None else self.ledger_wave
-
-    def sending(self, timing: Timing) -> float:
-        return timing.min_aws_call if self.send is None else self.send
-
-    def saw_waves(self, seconds: float, waves: int) -> None:
-        if waves:
-            self.ledger_wave = max(self.ledger_wave or 0.0, seconds / waves)
-
-
-@dataclass
-class _Tally:
-    """Where each restore of one ``forward`` ended up."""
-
-    sent: list[FailedRestore] = field(default_factory=list)  # queued (and marked, unless also unconfirmed)
-    forwarded: list[FailedRestore] = field(default_factory=list)  # an earlier run forwarded it
-    in_flight: list[FailedRestore] = field(default_factory=list)  # another run holds a live claim
-    unsent: list[FailedRestore] = field(default_factory=list)  # claimed, not sent, given back
-    unconfirmed: list[FailedRestore] = field(default_factory=list)  # sent, not marked
-    untried: list[FailedRestore] = field(default_factory=list)  # never claimed
-    stopped: str = "before the deadline"  # why the untried were not tried
-    send_errors: Counter[str] = field(default_factory=Counter)  # AWS's codes for the sends that failed
-    marked: list[FailedRestore] = field(default_factory=list)  # sent marked possible_duplicate
-    maybe_sent: set[str] = field(default_factory=set)  # keys of restores SQS may already hold
+    def close(self) -> None: ...
 
 
 class FailedRestoreForwarder:
-    """Sends each failed restore once: through the ledger when there is one, else as-is (FIFO dedup only)."""
+    """Sends each failed restore once: through the ledger's claims, or as-is with ``NoLedger`` (FIFO dedup only)."""
 
     def __init__(
         self,
         publisher: QueuePublisher,
-        ledger: Ledger | None,
+        ledger: Ledger,
         *,
         workers: int = WORKERS,
         chunk: int = CHUNK,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._publisher = publisher
         self._ledger = ledger
         self._workers = workers
         self._chunk = chunk
-        self._sleep = sleep
 
     def close(self) -> None:
         """Close the AWS clients: their pooled connections go."""
         self._publisher.close()
-        if self._ledger is not None:
-            self._ledger.close()
+        self._ledger.close()
 
-    def forward(self, restores: Sequence[FailedRestore], budget: Budget) -> Forwarded:
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded:
         """Send what this run may send before ``budget.work``; raise ``ForwardingError`` if anything is left."""
-        pace = _Pace()
-        tally = _Tally()
+        tally = Tally()
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="forwarding")
+        run = Run(Pace(), tally, pool, self._workers)
         try:
             for start in range(0, len(restores), self._chunk):
                 rest = restores[start + self._chunk :]
                 try:
-                    go_on = self._forward_chunk(restores[start : start + self._chunk], budget, pace, tally, pool)
+                    go_on = self._forward_chunk(restores[start : start + self._chunk], budget, run)
                 except LedgerUnavailableError as error:
                     tally.untried.extend(rest)
                     tally.stopped = "after the ledger failed"
@@ -130,17 +97,15 @@ class FailedRestoreForwarder:
             queued=len(tally.sent), already_forwarded=len(tally.forwarded), possible_duplicates=len(tally.marked)
         )
 
-    def _forward_chunk(
-        self, chunk: Sequence[FailedRestore], budget: Budget, pace: _Pace, tally: _Tally, pool: Executor
-    ) -> bool:
+    def _forward_chunk(self, chunk: Sequence[FailedRestore], budget: WorkBudget, run: Run) -> bool:
         """Claim, send and settle one chunk; ``False`` when the rest is better left to the retry.
 
         That is when the deadline stopped claiming, or when SQS or the ledger failed (the rest
         would meet the same failure, and every restore sent and left unmarked is a duplicate
         later).
         """
-        timing, work = budget.timing, budget.work
-        taken, waves, complete = self._claim(chunk, budget, pace, tally, pool)
+        timing, work, pace, tally = budget.timing, budget.work, run.pace, run.tally
+        taken, waves, complete = self._ledger.claim(chunk, budget, run)
         # Marking (or releasing) takes as many waves as claiming did, and no call starts with less than min_aws_call.
         settling = waves * pace.wave(timing) + timing.min_aws_call
         began = work.remaining()
@@ -150,10 +115,10 @@ class FailedRestoreForwarder:
         else:
             try:
                 sending = self._publisher.send(
-                    taken, work.before(settling), timing, pool, sent_before=frozenset(tally.maybe_sent)
+                    taken, work.before(settling), timing, run.pool, sent_before=frozenset(tally.maybe_sent)
                 )
             except BaseException:  # re-raised, once no claim of this chunk is left to block the retry
-                self._release(taken, work, timing, pool, tally.maybe_sent)
+                self._ledger.release(taken, budget, run)
                 raise
             sent, unsent = sending.sent, sending.unsent
             tally.send_errors.update(sending.errors)
@@ -166,7 +131,7 @@ class FailedRestoreForwarder:
                 )
             if taken:
                 pace.send = max(pace.send or 0.0, began - work.remaining())
-        unconfirmed = self._settle(sent, unsent, work, timing, pace, pool, tally.maybe_sent)
+        unconfirmed = self._ledger.settle(sent, unsent, budget, run)
         tally.sent.extend(sent)
         tally.unsent.extend(unsent)
         tally.unconfirmed.extend(unconfirmed)
@@ -177,130 +142,8 @@ class FailedRestoreForwarder:
             return False
         return True
 
-    def _claim(
-        self, chunk: Sequence[FailedRestore], budget: Budget, pace: _Pace, tally: _Tally, pool: Executor
-    ) -> tuple[list[FailedRestore], int, bool]:
-        """(the restores of ``chunk`` this run now holds, in how many waves, whether all were tried).
 
-        Claims go in waves of ``workers`` at once. A wave starts only while there is time for it,
-        for sending, and for settling every wave taken (a confirm or release costs what a claim
-        does). The others go to ``tally``. If the ledger fails, the claims taken are released.
-        """
-        ledger = self._ledger
-        if ledger is None:
-            return list(chunk), 0, True
-        timing, work = budget.timing, budget.work
-        lease = budget.lease()  # every claim of this run ends together, a margin after the invocation
-        taken: list[FailedRestore] = []
-        waves = 0
-        for start in range(0, len(chunk), self._workers):
-            wave = chunk[start : start + self._workers]
-            began = work.remaining()
-            if began < pace.wave(timing) * (waves + 2) + pace.sending(timing) + timing.min_aws_call:
-                tally.untried.extend(chunk[start:])
-                return taken, waves, False
-            results = list(pool.map(lambda restore: _try_claim(ledger, restore, lease), wave))
-            waves += 1
-            pace.saw_waves(began - work.remaining(), 1)
-            failure: LedgerUnavailableError | None = None
-            for restore, result in zip(wave, results, strict=True):
-                if result is Claim.TAKEN:
-                    taken.append(restore)
-                elif result is Claim.TAKEN_OVER:  # the run that held it may have sent it
-                    taken.append(restore)
-                    tally.maybe_sent.add(restore.key)
-                elif result is Claim.FORWARDED:
-                    tally.forwarded.append(restore)
-                elif result is Claim.IN_FLIGHT:
-                    tally.in_flight.append(restore)
-                else:
-                    tally.untried.append(restore)
-                    failure = result
-            if failure is not None:
-                self._release(taken, work, timing, pool, tally.maybe_sent)  # what this run cannot send: the retry can
-                tally.untried.extend([*taken, *chunk[start + len(wave) :]])
-                raise failure
-        return taken, waves, True
-
-    def _settle(
-        self,
-        sent: list[FailedRestore],
-        unsent: list[FailedRestore],
-        work: Deadline,
-        timing: Timing,
-        pace: _Pace,
-        pool: Executor,
-        maybe_sent: Collection[str],
-    ) -> list[FailedRestore]:
-        """Mark what SQS acknowledged, then release what it did not; return the sent ones left unmarked.
-
-        Marking comes first and is retried until the deadline: a sent restore left unmarked is
-        sent again by a later run once its lease runs out, so giving up early would turn a blip
-        into a duplicate. A release the deadline leaves no time for only makes the retry wait
-        for the lease.
-        """
-        ledger = self._ledger
-        if ledger is None:
-            return []
-
-        def confirmed(restore: FailedRestore) -> bool:
-            if work.remaining() < timing.min_aws_call:
-                return False
-            try:
-                ledger.confirm(restore)
-            except LedgerUnavailableError as error:
-                logger.warning("could not mark a forwarded restore", extra={"reason": str(error)})
-                return False
-            return True
-
-        unconfirmed = sent
-        for attempt in range(timing.confirm_attempts):
-            if attempt and not pause_before_retry(attempt, work, timing, self._sleep):
-                break
-            began = work.remaining()
-            done = list(pool.map(confirmed, unconfirmed))
-            if attempt == 0:
-                pace.saw_waves(began - work.remaining(), -(-len(unconfirmed) // self._workers))
-            unconfirmed = [restore for restore, ok in zip(unconfirmed, done, strict=True) if not ok]
-            if not unconfirmed:
-                break
-        self._release(unsent, work, timing, pool, maybe_sent)
-        return unconfirmed
-
-    def _release(
-        self,
-        restores: list[FailedRestore],
-        work: Deadline,
-        timing: Timing,
-        pool: Executor,
-        maybe_sent: Collection[str],
-    ) -> None:
-        """Give the claims back at once; one there is no time left for lapses with its lease.
-
-        A claim on a restore SQS may already hold (``maybe_sent``, by key) is lapsed, not deleted:
-        the retry takes it over and marks its message.
-        """
-        ledger = self._ledger
-        if ledger is None or not restores:
-            return
-
-        def release(restore: FailedRestore) -> None:
-            if work.remaining() < timing.min_aws_call or not ledger.release(
-                restore, maybe_sent=restore.key in maybe_sent
-            ):
-                logger.warning("a claim is left to lapse", extra={"restore_id": restore.restore_id})
-
-        list(pool.map(release, restores))
-
-
-def _try_claim(ledger: Ledger, restore: FailedRestore, lease: timedelta) -> Claim | LedgerUnavailableError:
-    try:
-        return ledger.claim(restore, lease)
-    except LedgerUnavailableError as error:
-        return error
-
-
-def _left_for_retry(tally: _Tally, kind: type[ForwardingError], cause: str = "") -> ForwardingError:
+def _left_for_retry(tally: Tally, kind: type[ForwardingError], cause: str = "") -> ForwardingError:
     left = {
         f"could not be sent{_codes(tally.send_errors)}": tally.unsent,
         "are being forwarded by another invocation": tally.in_flight,
@@ -342,7 +185,7 @@ def build_forwarder(
     import boto3  # here, not at the top: kept off the cold-start path
     from botocore.config import Config
 
-    from .ledger import Ledger
+    from .dynamodb import DynamoDbLedgerTable
     from .publisher import QueuePublisher
 
     def config(attempts: int) -> Config:
@@ -356,5 +199,28 @@ def build_forwarder(
     session = boto3.session.Session()
     publisher = QueuePublisher(session.client("sqs", config=config(1)), queue_url)
     dynamodb = session.client("dynamodb", config=config(timing.aws_max_attempts))
-    ledger = Ledger(dynamodb, ledger_table, ttl=ledger_ttl) if ledger_table else None
+    ledger = TableLedger(DynamoDbLedgerTable(dynamodb, ledger_table, ttl=ledger_ttl)) if ledger_table else NoLedger()
     return FailedRestoreForwarder(publisher, ledger)
+
+
+class ForwarderOnFirstUse:
+    """A forwarder built by ``build`` when first asked to forward: boto3 is imported only when there is
+    something to forward. ``close`` drops it; the next forward builds another."""
+
+    def __init__(self, build: Callable[[], FailedRestoreForwarder]) -> None:
+        self._build = build
+        self._forwarder: FailedRestoreForwarder | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._forwarder is not None
+
+    def forward(self, restores: Sequence[FailedRestore], budget: WorkBudget) -> Forwarded:
+        if self._forwarder is None:
+            self._forwarder = self._build()
+        return self._forwarder.forward(restores, budget)
+
+    def close(self) -> None:
+        forwarder, self._forwarder = self._forwarder, None
+        if forwarder is not None:
+            forwarder.close()

@@ -31,11 +31,12 @@ from botocore.exceptions import (
     ProxyConnectionError,
 )
 
+from common.aws_errors import aws_error_code, describe
+from common.errors import ConfigurationError
+from common.timing import Timing
 from dcs_restores import Deadline
 
-from ..aws_errors import aws_error_code, describe
-from ..budget import Timing, pause_before_retry
-from ..errors import ConfigurationError
+from .backoff import pause_before_retry
 from .failed_restore import FailedRestore, marked_possible_duplicate
 
 if TYPE_CHECKING:

@@ -1,11 +1,9 @@
-"""What a container builds once: settings, timing, the DCS connection and (on first use) the forwarder."""
+"""A function's connection to DCS: its client, built on first use with credentials read afresh."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -15,12 +13,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from dcs_restores import Credentials, DcsAuthError, DcsError, DcsRestoresClient
 
 from .aws_errors import aws_error_code
-from .budget import Timing
 from .errors import ConfigurationError, SecretUnavailableError
-from .forwarding import FailedRestoreForwarder, build_forwarder
-from .settings import DcsSettings, Settings
-
-logger = logging.getLogger(__name__)
+from .settings import DcsSettings
+from .timing import Timing
 
 # What Secrets Manager answers when the setting (or the role) is wrong; anything else may pass.
 SECRET_SETTING_ERRORS = frozenset(
@@ -32,39 +27,6 @@ SECRET_SETTING_ERRORS = frozenset(
         "DecryptionFailure",
     }
 )
-
-
-class Runtime:
-    def __init__(self, settings: Settings, timing: Timing | None = None) -> None:
-        self.settings = settings
-        self.timing = timing or Timing()
-        if settings.restore_ledger_table is None:
-            logger.warning("RESTORE_LEDGER_TABLE is not set: failed restores are deduplicated by FIFO queues only")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Runtime:
-        return cls(Settings.from_env(environ))
-
-    @cached_property
-    def dcs(self) -> DcsConnection:
-        return DcsConnection(self.settings, self.timing, max_records=self.settings.max_records)
-
-    def disconnect(self) -> None:
-        """Close the DCS client and the forwarder's AWS clients: the next ones connect, and read credentials, anew."""
-        self.dcs.close()
-        forwarder = self.__dict__.pop("forwarder", None)
-        if forwarder is not None:
-            forwarder.close()
-
-    @cached_property
-    def forwarder(self) -> FailedRestoreForwarder:
-        """Built on first use: boto3 is imported only when there is something to forward."""
-        return build_forwarder(
-            self.settings.failed_restores_queue_url,
-            self.settings.restore_ledger_table,
-            timedelta(days=self.settings.ledger_ttl_days),
-            self.timing,
-        )
 
 
 class DcsConnection:

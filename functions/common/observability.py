@@ -1,8 +1,9 @@
 """Logs, metrics and traces: one JSON log stream, one metrics set, X-Ray only on request.
 
 Every module logs through ``logging.getLogger(__name__)``; ``logger`` (Powertools) lends its
-JSON handler to the ``restore_watch`` and ``dcs_restores`` loggers, so their lines carry the
-invocation's keys and correlation ID like its own.
+JSON handler to the loggers of our packages (``OUR_LOGGERS``), so their lines carry the
+invocation's keys and correlation ID like its own. One ``logger`` and one ``metrics`` serve
+whichever function loads this module.
 
 X-Ray subsegments go through Powertools Tracer only when ``XRAY_SDK_TRACING=true``.
 
@@ -32,9 +33,7 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "DcsRestoreWatch"))
 
-# The request's own ID over HTTP; else the ID a workflow passes, a schedule's time, a rule's event ID.
-CORRELATION_ID_PATH = "requestContext.requestId || correlation_id || scheduled_time || id"
-OUR_LOGGERS = frozenset({"restore_watch", "discover_instances", "dcs_restores"})
+OUR_LOGGERS = frozenset({"common", "restore_watch", "discover_instances", "dcs_restores"})
 
 for _name in OUR_LOGGERS:  # registered now, so that modules imported later log through them too
     logging.getLogger(_name)
