@@ -10,12 +10,20 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dcs_restores import MAX_OFFSET, MAX_PAGE_SIZE, InstanceQuery, InvalidQueryError, SafeId, UtcTime, first_error
+from dcs_restores import (
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    InstanceQuery,
+    InvalidQueryError,
+    SafeId,
+    TimeWindow,
+    UtcTime,
+    first_error,
+)
 from restore_watch.settings import MAX_LOOKBACK, DcsSettings
 
-_IN_DCS_CALENDAR: TypeAdapter[datetime] = TypeAdapter(UtcTime)
 # A page of 200 instances and their results, with the longest names, stays under Step Functions' 256 KB
 # (tests/workflows/test_state_size.py measures it; 500 would pass the limit). The sweep asks for 200 itself.
 DEFAULT_PAGE_SIZE = 200
@@ -126,11 +134,11 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
         offset=sweep.offset,
         limit=sweep.page_size,
     )
-    begin, end = _window(sweep, settings, now)
+    window = _window(sweep, settings, now)
     return Scope(
         query=query,
-        begin_time=begin,
-        end_time=end,
+        begin_time=window.begin,
+        end_time=window.end,
         records=sweep.records,
         correlation_id=sweep.correlation_id,
         listed_total=sweep.listed_total,
@@ -138,20 +146,12 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
     )
 
 
-def _window(sweep: SweepEvent, settings: DcsSettings, now: Callable[[], datetime]) -> tuple[datetime, datetime]:
+def _window(sweep: SweepEvent, settings: DcsSettings, now: Callable[[], datetime]) -> TimeWindow:
     if sweep.begin_time is not None and sweep.end_time is not None:
-        begin, end = sweep.begin_time, sweep.end_time
-        if begin > end:
-            raise InvalidQueryError("begin_time", "is after end_time")
+        window = TimeWindow.of(sweep.begin_time, sweep.end_time)
     else:
-        end = (sweep.scheduled_time or now()).astimezone(UTC).replace(microsecond=0)
-        try:
-            begin = _IN_DCS_CALENDAR.validate_python(end - (sweep.lookback or settings.schedule_lookback))
-        except (OverflowError, ValidationError):  # DCS reads the years 1000 to 9999
-            raise InvalidQueryError("scheduled_time", "the window leaves the years DCS reads") from None
-    if end - begin > timedelta(days=settings.max_window_days):
-        raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
-    return begin, end
+        window = TimeWindow.back_from(sweep.scheduled_time or now(), sweep.lookback or settings.schedule_lookback)
+    return window.at_most(settings.max_window_days)
 
 
 def _iso(moment: datetime) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, UtcTime, first_error
+from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, TimeWindow, UtcTime, first_error
 
 from .budget import Timing, shortest_time_limit
 from .errors import UnknownEventError
@@ -122,17 +122,16 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         rule = _validate(ScheduledRuleEvent, event)
         if settings.dcs_instance_id is None:
             raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
-        begin, end = _window_back_from(rule.time, settings.schedule_lookback, "time")
-        query = build_query(settings, settings.dcs_instance_id, None, begin, end)
+        window = TimeWindow.back_from(rule.time, settings.schedule_lookback, field="time")
+        query = build_query(settings, settings.dcs_instance_id, None, window.begin, window.end)
         return WatchRequest(query, ResponseLimit(max_bytes=settings.max_response_bytes))
     if "scheduled_time" in event or "lookback" in event:
         schedule = _validate(SchedulerInput, event)
-        begin, end = _window_back_from(
-            schedule.scheduled_time, schedule.lookback or settings.schedule_lookback, "scheduled_time"
-        )
         if schedule.started_at is not None:
-            begin = schedule.started_at
-        query = build_query(settings, schedule.instance_id, schedule.project_id, begin, end)
+            window = TimeWindow.of(schedule.started_at, schedule.scheduled_time)
+        else:
+            window = TimeWindow.back_from(schedule.scheduled_time, schedule.lookback or settings.schedule_lookback)
+        query = build_query(settings, schedule.instance_id, schedule.project_id, window.begin, window.end)
         return WatchRequest(query, schedule.response_limit(settings), schedule.restore_id, schedule.time_limit_seconds)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
@@ -173,18 +172,8 @@ def build_query(
     )
     if not settings.may_read(query.project_id):  # the function's credentials are not for any project a caller names
         raise InvalidQueryError("project_id", "is not a project this function reads (see ALLOWED_PROJECT_IDS)")
-    if query.end_time - query.begin_time > timedelta(days=settings.max_window_days):
-        raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
+    query.window.at_most(settings.max_window_days)
     return query
-
-
-def _window_back_from(end: datetime, lookback: timedelta, field: str) -> tuple[datetime, datetime]:
-    """``[end - lookback, end]`` in UTC; a time that leaves the calendar is bad input, not an OverflowError."""
-    try:
-        end = end.astimezone(UTC)
-        return end - lookback, end
-    except OverflowError:
-        raise InvalidQueryError(field, "the window leaves the calendar (before year 1 or after 9999)") from None
 
 
 def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:

@@ -318,3 +318,19 @@ def test_a_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_window() -
     assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
     query = request_from_event({**schedule, "lookback": "PT1S"}, SETTINGS).query
     assert query.end_time - query.begin_time == timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"instance_id": "i-1", "scheduled_time": "1000-01-01T00:00:00Z", "lookback": "PT1S"}, "scheduled_time"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events", "time": "1000-01-01T00:00:00Z"}, "time"),
+    ],
+)
+def test_a_window_looked_back_past_year_1000_names_the_time_it_looks_back_from(
+    event: dict[str, Any], field: str
+) -> None:
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(event, settings)
+    assert (refused.value.field, refused.value.reason) == (field, "the window leaves the years DCS reads")
