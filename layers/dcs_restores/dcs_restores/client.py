@@ -1,32 +1,24 @@
 """The DCS client: restore records of a window and a project's instances, paged concurrently and validated.
 
-The requests themselves (signing, retries, the deadline, the size bound) are the :mod:`.transport`'s.
+The requests themselves (signing, retries, the deadline, the size bound) are the :mod:`.transport`'s;
+how pages read and merge is each listing's (:mod:`.models`, :mod:`.instances`).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Self
 
-from .errors import DcsInvalidResponseError
-from .instances import (
-    InstanceList,
-    InstancePage,
-    InstanceQuery,
-    merge_instance_pages,
-    parse_instance_page,
-    peek_instance_num,
-)
-from .models import FINISHED, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
-from .pages import Page, parse_page, peek_total
+from .instances import INSTANCES, InstanceList, InstanceQuery
+from .listing import Listing
+from .models import RESTORES, InvalidRecord, RestoreRecord, RestoreResult
+from .pages import Bad, Item, Page
 from .progress import PageCounter, page_counter
-from .query import MAX_PAGE_SIZE, RestoreQuery
+from .query import MAX_PAGE_SIZE, ListingQuery, RestoreQuery
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
 from .transport import AbandonedError, Answer, Transport
@@ -37,9 +29,8 @@ DEFAULT_MAX_INVALID_RECORDS = 1_000  # kept for the report; the rest are counted
 # A page of 1,000 records whose names and remarks are as long as DCS allows (64 and 128 characters,
 # each sent as six-byte \u escapes) weighs about 2.5 MB; whitespace or a bigger page is not DCS.
 DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
-# Every record is a JSON object, and its fields may hold a few more ({} for "no value", new fields):
-# a body with more objects per item asked for than its kind allows is not a page, and is not parsed.
-_MIN_OBJECTS_ALLOWED = 1_000  # a page of one record may still quote a few braces in its remarks
+
+_Fetch = Callable[[int, int, Deadline, "threading.Event | None"], Answer]  # offset, limit, deadline, abandon
 
 
 class DcsRestoresClient:
@@ -110,36 +101,31 @@ class DcsRestoresClient:
         deadline = deadline or Deadline.never()
         if query.single_page:
             page = self.read_page(query, query.offset or 0, query.limit or self._page_size, deadline)
-            return RestoreResult.collect(page.records, page.invalid, page.total, False, max_invalid=self._max_invalid)
+            return RestoreResult.collect(page.items, page.invalid, page.total, False, max_invalid=self._max_invalid)
         return self.read_window(query, deadline)
 
     def read_window(self, query: RestoreQuery, deadline: Deadline | None = None) -> RestoreResult:
         """Every record of the window: the first page tells the total, the rest come concurrently."""
-        pages = self._read_all(
-            self._fetcher(query),
-            _RESTORES,
-            self._max_records,
-            deadline,
-        )
-        total = max(page.total for page in pages)
-        return _merge(pages, total, self._max_records, self._max_invalid)
+        pages = self._read_all(query, RESTORES, self._max_records, deadline)
+        return RestoreResult.of(RESTORES.merge(pages, cap=self._max_records), max_invalid=self._max_invalid)
 
-    def read_page(self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None) -> Page:
+    def read_page(
+        self, query: RestoreQuery, offset: int, limit: int, deadline: Deadline | None = None
+    ) -> Page[RestoreRecord, InvalidRecord]:
         """One page exactly as asked; a 204 is an empty page."""
-        answer = self._fetcher(query)(offset, limit, deadline or Deadline.never(), None)
-        return _RESTORES.parse(answer, offset, limit)
+        return self._read_one(query, RESTORES, offset, limit, deadline or Deadline.never())
 
     def list_instances(self, query: InstanceQuery, deadline: Deadline | None = None) -> InstanceList:
         """A project's instances that match ``query``: the whole listing, or the one page it names."""
-        fetch = self._fetcher(query)
-        if not query.single_page:
-            pages = self._read_all(fetch, _INSTANCES, self._max_instances, deadline)
-            return merge_instance_pages(pages, self._max_invalid, cap=self._max_instances)
-        offset, limit = query.offset or 0, query.limit or self._page_size
-        page = _INSTANCES.parse(fetch(offset, limit, deadline or Deadline.never(), None), offset, limit)
-        return merge_instance_pages([page], self._max_invalid)
+        if query.single_page:
+            offset, limit = query.offset or 0, query.limit or self._page_size
+            merged = INSTANCES.merge([self._read_one(query, INSTANCES, offset, limit, deadline or Deadline.never())])
+        else:
+            pages = self._read_all(query, INSTANCES, self._max_instances, deadline)
+            merged = INSTANCES.merge(pages, cap=self._max_instances)
+        return InstanceList.of(merged, max_invalid=self._max_invalid)
 
-    def _fetcher(self, query: RestoreQuery | InstanceQuery) -> _Fetch:
+    def _fetcher(self, query: ListingQuery) -> _Fetch:
         """Fetch one page of the listing ``query`` names."""
 
         def fetch(offset: int, limit: int, deadline: Deadline, abandon: threading.Event | None) -> Answer:
@@ -149,9 +135,17 @@ class DcsRestoresClient:
 
         return fetch
 
-    def _read_all(self, fetch: _Fetch, kind: _PageKind[_P], cap: int, deadline: Deadline | None) -> list[_P]:
+    def _read_one(
+        self, query: ListingQuery, listing: Listing[Item, Bad], offset: int, limit: int, deadline: Deadline
+    ) -> Page[Item, Bad]:
+        return _page_of(listing, self._fetcher(query)(offset, limit, deadline, None), offset, limit)
+
+    def _read_all(
+        self, query: ListingQuery, listing: Listing[Item, Bad], cap: int, deadline: Deadline | None
+    ) -> list[Page[Item, Bad]]:
         """Every page up to ``cap`` items: the first page tells the total, the rest come concurrently."""
         deadline = deadline or Deadline.never()
+        fetch = self._fetcher(query)
         counter = page_counter()  # None unless someone watches (dcs_restores.progress)
 
         def limit_at(offset: int) -> int:
@@ -159,13 +153,13 @@ class DcsRestoresClient:
             return min(self._page_size, cap - offset)
 
         answers = {0: fetch(0, limit_at(0), deadline, None)}
-        pages: dict[int, _P] = {}
+        pages: dict[int, Page[Item, Bad]] = {}
 
         def validate_arrived() -> None:  # also runs while further pages are on the wire
             for offset in sorted(answers.keys() - pages.keys()):
-                pages[offset] = kind.parse(answers[offset], offset, limit_at(offset))
+                pages[offset] = _page_of(listing, answers[offset], offset, limit_at(offset))
 
-        total = kind.peek_total(answers[0].body) if answers[0].status == 200 else 0
+        total = listing.pages.peek_total(answers[0].body) if answers[0].status == 200 else 0
         while True:
             # The total may grow while we page (new restores, new instances): fetch until no offset is missing.
             wanted = min(max([total, *(page.total for page in pages.values())]), cap)
@@ -227,82 +221,5 @@ class DcsRestoresClient:
         return {offset: future.result() for offset, future in zip(offsets, futures, strict=True)}
 
 
-_P = TypeVar("_P", Page, InstancePage)
-_Fetch = Callable[[int, int, Deadline, "threading.Event | None"], Answer]  # offset, limit, deadline, abandon
-
-
-@dataclass(frozen=True, slots=True)
-class _PageKind(Generic[_P]):
-    """How the pages of one DCS listing read: restores of a window, or a project's instances."""
-
-    items: str  # what the listing holds, as an error message names it
-    parse_body: Callable[[bytes, int, str | None], _P]  # body, offset, request ID
-    peek_total: Callable[[bytes], int]
-    empty: Callable[[int], _P]  # the page a 204 stands for, at an offset
-    objects_per_item: int  # more JSON objects per item asked for than this is not a page (see _to_page)
-
-    def parse(self, answer: Answer, offset: int, limit: int) -> _P:
-        """The page DCS answered for ``limit`` items from ``offset``; more items than asked is not a page."""
-        if answer.status == 204:
-            return self.empty(offset)
-        # Counted before anything is built (braces inside strings count too: hence a floor for small pages).
-        if answer.body.count(b"{") > max(self.objects_per_item * limit, _MIN_OBJECTS_ALLOWED) + 1:
-            raise _too_many(answer, f"more JSON objects than that many {self.items} hold", limit)
-        page = self.parse_body(answer.body, offset, answer.request_id)
-        if page.size > limit:
-            raise _too_many(answer, f"{page.size} {self.items}", limit)
-        return page
-
-
-_RESTORES = _PageKind("records", parse_page, peek_total, lambda offset: Page(offset, 0, [], []), 32)
-# An instance holds more objects than a record: up to 20 tags, and nested ones among its fifty-odd fields.
-_INSTANCES = _PageKind(
-    "instances", parse_instance_page, peek_instance_num, lambda offset: InstancePage(offset, 0, [], []), 128
-)
-
-
-def _too_many(answer: Answer, what: str, limit: int) -> DcsInvalidResponseError:
-    message = f"DCS sent {what} when {limit} were asked for"
-    return DcsInvalidResponseError(message, status=answer.status, request_id=answer.request_id)
-
-
-# How far along a restore is: a record seen twice keeps the later status of the two.
-_PROGRESS = {RestoreStatus.WAITING: 0, RestoreStatus.RESTORING: 1, RestoreStatus.SUCCEED: 2, RestoreStatus.FAILED: 2}
-
-
-def _merge(pages: list[Page], total: int, max_records: int, max_invalid: int) -> RestoreResult:
-    """The window's records in order, each restore once.
-
-    A restore seen on two pages moved on while the window was paged: it keeps its place and its
-    most advanced status (a failure found on page two is not lost to the ``restoring`` of page
-    one). One that DCS reported both succeeded and failed is invalid, reported, and not forwarded.
-    """
-    chosen: dict[str, RestoreRecord] = {}  # a replaced value keeps the key's first place
-    contradicted: dict[str, InvalidRecord] = {}
-    invalid: list[InvalidRecord] = []
-    for page in pages:
-        invalid.extend(page.invalid)
-        for position, record in enumerate(page.records):
-            seen = chosen.get(record.restore_id)
-            if seen is None or _PROGRESS[record.status] > _PROGRESS[seen.status]:
-                chosen[record.restore_id] = record
-            elif record.status in FINISHED and seen.status in FINISHED and record.status is not seen.status:
-                contradicted.setdefault(
-                    record.restore_id,
-                    InvalidRecord(
-                        index=_window_index(page, position),
-                        restore_id=record.restore_id,
-                        reason=f"status: DCS reported this restore both {seen.status} and {record.status}",
-                    ),
-                )
-    records = [record for restore_id, record in chosen.items() if restore_id not in contradicted]
-    invalid = sorted([*invalid, *contradicted.values()], key=lambda record: record.index)  # the cap keeps the first
-    truncated = total > max_records or len(records) > max_records
-    return RestoreResult.collect(records[:max_records], invalid, total, truncated, max_invalid=max_invalid)
-
-
-def _window_index(page: Page, position: int) -> int:
-    """Where the ``position``-th valid record of ``page`` stood in the window (its invalid ones had places too)."""
-    taken = {record.index for record in page.invalid}
-    places = (index for index in itertools.count(page.offset) if index not in taken)
-    return next(itertools.islice(places, position, None))
+def _page_of(listing: Listing[Item, Bad], answer: Answer, offset: int, limit: int) -> Page[Item, Bad]:
+    return listing.pages.read(answer.status, answer.body, answer.request_id, offset, limit)
