@@ -46,6 +46,8 @@ _CHUNK_BYTES = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """What DCS answered a request: a 200 or a 204, read whole."""
+
     status: int
     request_id: str | None
     body: bytes
@@ -104,6 +106,8 @@ class Transport:
         deadline: Deadline,
         abandon: threading.Event | None = None,
     ) -> Answer:
+        """GET ``path`` with ``params``, signed; 429s, 5xx and network failures retried while ``deadline`` allows
+        (a request stops retrying once ``abandon`` is set). Any other status raises the error it means."""
         query = canonical_query(params)
         url = f"{self._base_url}{path}?{query}"
         last_error: DcsError | None = None
