@@ -64,15 +64,16 @@ class Listing(Generic[Item, Bad]):
         chosen: dict[str, Item] = {}  # a replaced value keeps the key's first place
         contradicted: dict[str, Bad] = {}
         invalid: list[Bad] = []
+        key_of, rule = self._key_of, self._rule  # looked up once: this loop runs once per item of the window
         for page in pages:
             invalid.extend(page.invalid)
             for position, item in enumerate(page.items):
-                key = self._key_of(item)
+                key = key_of(item)
                 seen = chosen.get(key)
                 if seen is None:
                     chosen[key] = item
                     continue
-                kept = self._rule(seen, item)
+                kept = rule(seen, item)
                 if isinstance(kept, str):
                     contradicted.setdefault(key, self.pages.report(_listing_index(page, position), key, kept))
                 elif kept is not seen:
