@@ -10,8 +10,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkdcs.v2 import DcsClient
 
 from benchmarks.timing import Row, median_seconds, verdict
-from dcs_restores.models import RestoreRecord
-from dcs_restores.pages import parse_page
+from dcs_restores.models import RESTORES, RestoreRecord
 from devkit.seed import generate_records
 
 RECORDS = 1000
@@ -32,7 +31,7 @@ class _Response:
 
 
 def ours(body: bytes) -> list[RestoreRecord]:
-    return parse_page(body, 0).records  # validated straight into the normalised RestoreRecord
+    return RESTORES.pages.parse(body, 0).items  # validated straight into the normalised RestoreRecord
 
 
 def official_sdk() -> Any:

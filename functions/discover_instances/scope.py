@@ -7,17 +7,15 @@ travels in every later page's event, so every instance of one sweep is watched o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from common.admission import admit_project
 from common.settings import DcsSettings
 from common.sweep import SweepDescription, SweepEvent, SweepFilters
-from dcs_restores import InstanceQuery, InvalidQueryError, UtcTime, first_error
-
-_IN_DCS_CALENDAR: TypeAdapter[datetime] = TypeAdapter(UtcTime)
+from dcs_restores import InstanceQuery, InvalidQueryError, TimeWindow, first_error
 
 
 class Scope(BaseModel):
@@ -86,11 +84,11 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
         offset=sweep.offset,
         limit=sweep.page_size,
     )
-    begin, end = _window(sweep, settings, now)
+    window = _window(sweep, settings, now)
     return Scope(
         query=query,
-        begin_time=begin,
-        end_time=end,
+        begin_time=window.begin,
+        end_time=window.end,
         records=sweep.records,
         correlation_id=sweep.correlation_id,
         listed_total=sweep.listed_total,
@@ -98,20 +96,12 @@ def scope_of(event: Any, settings: DcsSettings, now: Callable[[], datetime] = la
     )
 
 
-def _window(sweep: SweepEvent, settings: DcsSettings, now: Callable[[], datetime]) -> tuple[datetime, datetime]:
+def _window(sweep: SweepEvent, settings: DcsSettings, now: Callable[[], datetime]) -> TimeWindow:
     if sweep.begin_time is not None and sweep.end_time is not None:
-        begin, end = sweep.begin_time, sweep.end_time
-        if begin > end:
-            raise InvalidQueryError("begin_time", "is after end_time")
+        window = TimeWindow.of(sweep.begin_time, sweep.end_time)
     else:
-        end = (sweep.scheduled_time or now()).astimezone(UTC).replace(microsecond=0)
-        try:
-            begin = _IN_DCS_CALENDAR.validate_python(end - (sweep.lookback or settings.schedule_lookback))
-        except (OverflowError, ValidationError):  # DCS reads the years 1000 to 9999
-            raise InvalidQueryError("scheduled_time", "the window leaves the years DCS reads") from None
-    if end - begin > timedelta(days=settings.max_window_days):
-        raise InvalidQueryError("begin_time", f"the window is longer than {settings.max_window_days} days")
-    return begin, end
+        window = TimeWindow.back_from(sweep.scheduled_time or now(), sweep.lookback or settings.schedule_lookback)
+    return window.at_most(settings.max_window_days)
 
 
 def _iso(moment: datetime) -> str:

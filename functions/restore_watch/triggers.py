@@ -7,15 +7,15 @@ here talks to DCS: an event that does not validate is refused before any request
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.admission import admit_project, admit_window
+from common.admission import admit_project
 from common.settings import MAX_LOOKBACK
 from common.timing import Timing
-from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, UtcTime, first_error
+from dcs_restores import InvalidQueryError, RestoreQuery, SafeId, TimeWindow, UtcTime, first_error
 
 from .budget import shortest_time_limit
 from .errors import UnknownEventError
@@ -112,17 +112,16 @@ def request_from_event(event: Any, settings: Settings) -> WatchRequest:
         rule = _validate(ScheduledRuleEvent, event)
         if settings.dcs_instance_id is None:
             raise InvalidQueryError("instance_id", "a scheduled rule needs DCS_INSTANCE_ID configured")
-        begin, end = _window_back_from(rule.time, settings.schedule_lookback, "time")
-        query = build_query(settings, settings.dcs_instance_id, None, begin, end)
+        window = TimeWindow.back_from(rule.time, settings.schedule_lookback, field="time")
+        query = build_query(settings, settings.dcs_instance_id, None, window.begin, window.end)
         return WatchRequest(query, ResponseLimit(max_bytes=settings.max_response_bytes))
     if "scheduled_time" in event or "lookback" in event:
         schedule = _validate(SchedulerInput, event)
-        begin, end = _window_back_from(
-            schedule.scheduled_time, schedule.lookback or settings.schedule_lookback, "scheduled_time"
-        )
         if schedule.started_at is not None:
-            begin = schedule.started_at
-        query = build_query(settings, schedule.instance_id, schedule.project_id, begin, end)
+            window = TimeWindow.of(schedule.started_at, schedule.scheduled_time)
+        else:
+            window = TimeWindow.back_from(schedule.scheduled_time, schedule.lookback or settings.schedule_lookback)
+        query = build_query(settings, schedule.instance_id, schedule.project_id, window.begin, window.end)
         return WatchRequest(query, schedule.response_limit(settings), schedule.restore_id, schedule.time_limit_seconds)
     if "begin_time" in event or "end_time" in event:
         direct = _validate(DirectInput, event)
@@ -179,17 +178,8 @@ def build_query(
         limit=limit,
     )
     admit_project(settings, query.project_id)
-    admit_window(settings, query.begin_time, query.end_time)
+    query.window.at_most(settings.max_window_days)
     return query
-
-
-def _window_back_from(end: datetime, lookback: timedelta, field: str) -> tuple[datetime, datetime]:
-    """``[end - lookback, end]`` in UTC; a time that leaves the calendar is bad input, not an OverflowError."""
-    try:
-        end = end.astimezone(UTC)
-        return end - lookback, end
-    except OverflowError:
-        raise InvalidQueryError(field, "the window leaves the calendar (before year 1 or after 9999)") from None
 
 
 def _validate(model: type[_Model], event: Mapping[str, Any]) -> _Model:

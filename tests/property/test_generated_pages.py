@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcs_restores.pages import parse_page
+from dcs_restores.models import RESTORES
 from devkit.seed import VENDOR_EXAMPLE, generate_records, vendor_time
 
 GOOD = generate_records(50)
@@ -197,9 +197,9 @@ def test_the_oracle_reads_the_contract() -> None:
 @given(items=records, offset=st.integers(min_value=0, max_value=10**6))
 def test_a_page_never_fails_for_a_record_and_every_record_is_counted(items: list[Any], offset: int) -> None:
     body = json.dumps({"restore_record_response": items, "total_num": len(items)}).encode()
-    page = parse_page(body, offset)
+    page = RESTORES.pages.parse(body, offset)
     # Every element is either a valid record or a reported invalid one, at its place in the window
-    assert len(page.records) + len(page.invalid) == len(items)
+    assert len(page.items) + len(page.invalid) == len(items)
     assert all(offset <= invalid.index < offset + len(items) for invalid in page.invalid)
     assert len({invalid.index for invalid in page.invalid}) == len(page.invalid)
     assert all(invalid.reason for invalid in page.invalid)
@@ -210,7 +210,7 @@ def test_a_page_never_fails_for_a_record_and_every_record_is_counted(items: list
     assert {index for index, seen in enumerate(verdicts) if seen is Verdict.VALID} <= set(accepted)
     assert {index for index, seen in enumerate(verdicts) if seen is Verdict.INVALID} <= reported
     # The records accepted are those items, in their order, with their own ID and status
-    assert [(record.restore_id, record.status.value) for record in page.records] == [
+    assert [(record.restore_id, record.status.value) for record in page.items] == [
         (items[index]["restore_id"], items[index]["status"]) for index in accepted
     ]
     # Each report names the record's own ID when it has a usable one
@@ -219,7 +219,7 @@ def test_a_page_never_fails_for_a_record_and_every_record_is_counted(items: list
         restore_id = item.get("restore_id") if isinstance(item, dict) else None
         assert invalid.restore_id == (restore_id if isinstance(restore_id, str) and restore_id else None)
     # And what is valid serialises to the normalised shape
-    for record in page.records:
+    for record in page.items:
         dumped = record.model_dump(mode="json")
         assert dumped["restore_id"]
         assert dumped["progress"] is None or 0 <= dumped["progress"] <= 100

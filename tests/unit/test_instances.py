@@ -6,7 +6,9 @@ from typing import Any
 import pytest
 
 from dcs_restores import DcsInvalidResponseError, InstanceQuery, InvalidQueryError
-from dcs_restores.instances import merge_instance_pages, parse_instance_page
+from dcs_restores.instances import INSTANCES, InstanceList
+
+parse_instance_page = INSTANCES.pages.parse
 
 VENDOR_INSTANCE = {
     "instance_id": "a1b2c3d4-0000-1111-2222-333344445555",
@@ -29,7 +31,7 @@ def body(instances: list[Any], total: int | None = None) -> bytes:
 
 
 def test_the_vendor_shape_is_read_with_tags_as_a_mapping_and_times_in_utc() -> None:
-    [instance] = parse_instance_page(body([VENDOR_INSTANCE]), 0).instances
+    [instance] = parse_instance_page(body([VENDOR_INSTANCE]), 0).items
     assert instance.tags == {"env": "prod", "team": ""}
     assert instance.created_at is not None
     assert instance.created_at.utcoffset() is not None
@@ -40,7 +42,7 @@ def test_the_vendor_shape_is_read_with_tags_as_a_mapping_and_times_in_utc() -> N
 @pytest.mark.parametrize("empty", [None, "", {}])
 def test_older_instances_with_fields_missing_null_or_empty_are_kept(empty: Any) -> None:
     sparse = {"instance_id": "i-1", "name": empty, "engine": empty, "status": empty, "created_at": empty, "tags": None}
-    [instance] = parse_instance_page(body([sparse, {"instance_id": "i-2"}]), 0).instances[:1]
+    [instance] = parse_instance_page(body([sparse, {"instance_id": "i-2"}]), 0).items[:1]
     assert (instance.name, instance.engine, instance.status, instance.created_at, instance.tags) == (
         None,
         None,
@@ -51,7 +53,7 @@ def test_older_instances_with_fields_missing_null_or_empty_are_kept(empty: Any) 
 
 
 def test_an_unknown_status_is_kept_as_it_came() -> None:
-    [instance] = parse_instance_page(body([{**VENDOR_INSTANCE, "status": "MIGRATING"}]), 0).instances
+    [instance] = parse_instance_page(body([{**VENDOR_INSTANCE, "status": "MIGRATING"}]), 0).items
     assert instance.status == "MIGRATING"
 
 
@@ -65,7 +67,7 @@ def test_one_bad_instance_is_reported_by_place_and_never_fails_the_page() -> Non
         {**VENDOR_INSTANCE, "instance_id": "i-6"},
     ]
     page = parse_instance_page(body(listed), 100)
-    assert [instance.instance_id for instance in page.instances] == [VENDOR_INSTANCE["instance_id"], "i-6"]
+    assert [instance.instance_id for instance in page.items] == [VENDOR_INSTANCE["instance_id"], "i-6"]
     assert [(bad.index, bad.instance_id) for bad in page.invalid] == [
         (101, "../../restores"),
         (102, None),
@@ -86,23 +88,23 @@ def test_a_bad_envelope_is_an_invalid_response(raw: bytes) -> None:
 
 
 def test_a_missing_or_null_list_is_an_empty_page() -> None:
-    assert parse_instance_page(b'{"instance_num": 0}', 0).instances == []
-    assert parse_instance_page(b'{"instance_num": 0, "instances": null}', 0).instances == []
+    assert parse_instance_page(b'{"instance_num": 0}', 0).items == []
+    assert parse_instance_page(b'{"instance_num": 0, "instances": null}', 0).items == []
 
 
 def test_merging_keeps_listing_order_each_instance_once_and_caps_loudly() -> None:
     first = parse_instance_page(body([{"instance_id": f"i-{n}"} for n in range(3)], total=5), 0)
     second = parse_instance_page(body([{"instance_id": "i-2"}, {"instance_id": "i-3"}, {"instance_id": "i-4"}], 5), 3)
-    merged = merge_instance_pages([first, second], max_invalid=10, cap=4)
+    merged = InstanceList.of(INSTANCES.merge([first, second], cap=4), max_invalid=10)
     assert [instance.instance_id for instance in merged.instances] == ["i-0", "i-1", "i-2", "i-3"]
     assert (merged.total, merged.truncated) == (5, True)
-    whole = merge_instance_pages([first, second], max_invalid=10, cap=5)
+    whole = InstanceList.of(INSTANCES.merge([first, second], cap=5), max_invalid=10)
     assert ([i.instance_id for i in whole.instances][-1], whole.truncated) == ("i-4", False)
 
 
 def test_merging_keeps_the_first_invalid_instances_and_counts_all() -> None:
     page = parse_instance_page(body([{"name": n} for n in "abc"]), 0)
-    merged = merge_instance_pages([page], max_invalid=2)
+    merged = InstanceList.of(INSTANCES.merge([page]), max_invalid=2)
     assert (len(merged.invalid), merged.invalid_total) == (2, 3)
 
 

@@ -3,9 +3,10 @@ import json
 import pytest
 
 from dcs_restores import DcsInvalidResponseError, RestoreStatus
-from dcs_restores.models import ERROR_MESSAGES, UNKNOWN_ERROR_MESSAGE
-from dcs_restores.pages import parse_page
+from dcs_restores.models import ERROR_MESSAGES, RESTORES, UNKNOWN_ERROR_MESSAGE
 from devkit.seed import VENDOR_EXAMPLE, generate_records
+
+parse_page = RESTORES.pages.parse
 
 
 def body(*records: object, total: object = None) -> bytes:
@@ -24,7 +25,7 @@ def test_the_vendors_own_example_body() -> None:
     # Then it validates and normalises cleanly
     assert page.total == 1
     assert page.invalid == []
-    normalised = page.records[0]
+    normalised = page.items[0]
     assert normalised.model_dump(mode="json") == {
         "restore_id": "a6155972-800c-4170-a479-3231e907d2f6",
         "restore_name": "restore_20170718214120",
@@ -45,19 +46,19 @@ def test_the_vendors_own_example_body() -> None:
 @pytest.mark.parametrize("empty", [{}, None, ""])
 def test_empty_object_null_and_empty_string_read_as_no_value(empty: object) -> None:
     page = parse_page(body(record(error_code=empty, backup_remark=empty, progress=empty, updated_at=empty)), 0)
-    info = page.records[0]
+    info = page.items[0]
     assert (info.error_code, info.backup_remark, info.progress, info.updated_at) == (None, None, None, None)
 
 
 def test_missing_fields_read_as_no_value_and_extra_fields_are_ignored() -> None:
     page = parse_page(body({"restore_id": "r-1", "status": "waiting", "brand_new_field": [1, 2]}), 0)
-    assert page.records[0].backup_id is None
-    assert not hasattr(page.records[0], "brand_new_field")
+    assert page.items[0].backup_id is None
+    assert not hasattr(page.items[0], "brand_new_field")
 
 
 def test_progress_as_a_decimal_string_or_number_and_total_num_as_an_int() -> None:
     page = parse_page(body(record(progress="99.50"), record(restore_id="r-2", progress=7), total=2), 0)
-    assert [info.progress for info in page.records] == [99.5, 7.0]
+    assert [info.progress for info in page.items] == [99.5, 7.0]
     assert page.total == 2
 
 
@@ -71,7 +72,7 @@ def test_total_num_must_be_a_count(total: object) -> None:
 def test_timestamps_come_out_in_utc_whatever_offset_they_carry() -> None:
     # Given one time at UTC+8 and one with no zone (read as UTC)
     page = parse_page(body(record(created_at="2024-01-01T08:00:00+08:00", updated_at="2024-01-01T00:00:10")), 0)
-    normalised = page.records[0].model_dump(mode="json")
+    normalised = page.items[0].model_dump(mode="json")
     # Then the normalised record speaks UTC, and the duration spans the two correctly
     assert (normalised["created_at"], normalised["updated_at"]) == ("2024-01-01T00:00:00Z", "2024-01-01T00:00:10Z")
     assert normalised["duration_seconds"] == 10.0
@@ -95,7 +96,7 @@ def test_one_bad_record_is_reported_and_does_not_fail_the_page(bad: dict[str, ob
     # Given a page of three records, the middle one bad
     page = parse_page(body(record(restore_id="a"), bad, record(restore_id="c")), offset=20)
     # Then the good ones survive and the bad one is reported at its window index
-    assert [info.restore_id for info in page.records] == ["a", "c"]
+    assert [info.restore_id for info in page.items] == ["a", "c"]
     [invalid] = page.invalid
     assert invalid.index == 21
     assert invalid.restore_id == (bad["restore_id"] if isinstance(bad.get("restore_id"), str) else None)
@@ -104,7 +105,7 @@ def test_one_bad_record_is_reported_and_does_not_fail_the_page(bad: dict[str, ob
 
 def test_a_record_that_is_not_an_object_is_reported() -> None:
     page = parse_page(body(record(), "not a record"), 0)
-    assert len(page.records) == 1
+    assert len(page.items) == 1
     assert page.invalid[0].index == 1
     assert page.invalid[0].restore_id is None
 
@@ -129,9 +130,9 @@ def test_a_body_of_the_wrong_shape_is_an_invalid_response(raw: bytes) -> None:
 
 
 def test_a_missing_or_null_record_list_is_an_empty_page() -> None:
-    assert parse_page(b'{"total_num": 0}', 0).records == []
-    assert parse_page(b'{"restore_record_response": null, "total_num": 0}', 0).records == []
-    assert parse_page(b'{"restore_record_response": {}, "total_num": 0}', 0).records == []
+    assert parse_page(b'{"total_num": 0}', 0).items == []
+    assert parse_page(b'{"restore_record_response": null, "total_num": 0}', 0).items == []
+    assert parse_page(b'{"restore_record_response": {}, "total_num": 0}', 0).items == []
 
 
 @pytest.mark.parametrize("status", list(RestoreStatus))
@@ -139,7 +140,7 @@ def test_each_status_normalises(status: RestoreStatus) -> None:
     page = parse_page(
         body(record(status=status.value, created_at="2024-01-01T00:00:00Z", updated_at="2024-01-01T00:01:30.500Z")), 0
     )
-    normalised = page.records[0]
+    normalised = page.items[0]
     assert normalised.status is status
     # Only a finished restore has a duration
     expected = 90.5 if status in (RestoreStatus.SUCCEED, RestoreStatus.FAILED) else None
@@ -148,13 +149,13 @@ def test_each_status_normalises(status: RestoreStatus) -> None:
 
 @pytest.mark.parametrize("code", sorted(ERROR_MESSAGES))
 def test_each_documented_error_code_gets_its_message(code: str) -> None:
-    normalised = parse_page(body(record(status="failed", error_code=code)), 0).records[0]
+    normalised = parse_page(body(record(status="failed", error_code=code)), 0).items[0]
     assert normalised.error_code == code
     assert normalised.error_message == ERROR_MESSAGES[code]
 
 
 def test_an_unknown_error_code_is_kept_with_a_generic_message() -> None:
-    normalised = parse_page(body(record(status="failed", error_code="dcs.08.9999")), 0).records[0]
+    normalised = parse_page(body(record(status="failed", error_code="dcs.08.9999")), 0).items[0]
     assert normalised.error_code == "dcs.08.9999"
     assert normalised.error_message == UNKNOWN_ERROR_MESSAGE
 
@@ -163,9 +164,9 @@ def test_seeded_records_are_valid_and_deterministic() -> None:
     records = generate_records(100)
     assert records == generate_records(100)
     page = parse_page(body(*records), 0)
-    assert len(page.records) == 100
+    assert len(page.items) == 100
     assert page.invalid == []
-    assert {info.status for info in page.records} == set(RestoreStatus)
+    assert {info.status for info in page.items} == set(RestoreStatus)
 
 
 @pytest.mark.parametrize("drifted", [False, True], ids=["one call", "record by record"])
@@ -176,7 +177,7 @@ def test_records_given_the_same_fields_share_one_set_of_them(drifted: bool) -> N
     given += [record(restore_id="c"), record(restore_id="d", restore_remark="r")]
     if drifted:
         given.append(record(restore_id="x", status="exploded"))
-    first, second, sparse, fourth = parse_page(body(*given), 0).records
+    first, second, sparse, fourth = parse_page(body(*given), 0).items
     # Then each still reports exactly the fields it was given
     assert first.model_fields_set == second.model_fields_set == fourth.model_fields_set == full
     assert sparse.model_fields_set == {"restore_id", "status"}
@@ -195,11 +196,11 @@ def test_a_time_that_leaves_the_calendar_in_utc_makes_its_record_invalid_not_the
     # Then it is reported at validation, and the others are read and can be serialised
     assert [(item.index, item.restore_id) for item in page.invalid] == [(1, "r-bad")]
     assert "created_at" in page.invalid[0].reason
-    assert [info.model_dump(mode="json")["restore_id"] for info in page.records] == ["r-1", "r-2"]
+    assert [info.model_dump(mode="json")["restore_id"] for info in page.items] == ["r-1", "r-2"]
 
 
 def test_a_restore_id_too_long_to_key_the_ledger_makes_its_record_invalid() -> None:
     # DynamoDB keys hold 2,048 bytes: the ledger's key is project#instance#restore
     page = parse_page(body(record(restore_id="r" * 3000, status="failed"), record(restore_id="r-2")), 0)
     assert [(item.index, item.reason.split(":")[0]) for item in page.invalid] == [(0, "restore_id")]
-    assert [info.restore_id for info in page.records] == ["r-2"]
+    assert [info.restore_id for info in page.items] == ["r-2"]

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dcs_restores import InvalidQueryError, RestoreQuery
+from dcs_restores import InvalidQueryError, RestoreQuery, TimeWindow
 
 from ..support import window_query
 
@@ -101,3 +101,46 @@ def test_an_end_before_1000_is_refused_by_its_own_name(time: str) -> None:
 def test_the_first_moment_of_year_1000_is_accepted_and_sent_with_four_digits(time: str) -> None:
     query = window_query(begin_time=time, end_time="99991231235959")
     assert query.page_params(0, 1)[:2] == [("begin_time", "10000101000000"), ("end_time", "99991231235959")]
+
+
+# One window value for the watch and the sweep: the order, the lookback and the length each checked in one place
+def test_a_window_out_of_order_is_refused_alike_given_alone_or_in_a_query() -> None:
+    begin, end = datetime(2024, 1, 2, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(InvalidQueryError) as alone:
+        TimeWindow.of(begin, end)
+    with pytest.raises(InvalidQueryError) as in_a_query:
+        window_query(begin_time=begin, end_time=end)
+    assert (alone.value.field, alone.value.reason) == ("begin_time", "is after end_time")
+    assert (in_a_query.value.field, in_a_query.value.reason) == ("begin_time", "is after end_time")
+    assert TimeWindow.of(end, end) == TimeWindow(end, end)
+
+
+def test_a_lookback_ends_at_its_time_in_utc_to_the_second() -> None:
+    at = datetime(2024, 1, 1, 8, 0, 0, 999_999, tzinfo=timezone(timedelta(hours=8)))
+    window = TimeWindow.back_from(at, timedelta(hours=1))
+    assert (window.begin, window.end) == (datetime(2023, 12, 31, 23, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
+    assert window.end.tzinfo is UTC
+    assert window.length == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "end",
+    [datetime(1000, 1, 1, tzinfo=UTC), datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC)],  # below year 1000; below year 1
+)
+@pytest.mark.parametrize("field", ["scheduled_time", "time"])
+def test_a_lookback_that_leaves_the_years_dcs_reads_names_the_time_it_looks_back_from(
+    end: datetime, field: str
+) -> None:
+    with pytest.raises(InvalidQueryError) as raised:
+        TimeWindow.back_from(end, timedelta(seconds=2), field=field)
+    assert (raised.value.field, raised.value.reason) == (field, "the window leaves the years DCS reads")
+    assert TimeWindow.back_from(datetime(1000, 1, 1, 0, 0, 2, tzinfo=UTC), timedelta(seconds=2)).begin.year == 1000
+
+
+def test_a_window_may_be_as_long_as_allowed_and_not_a_second_more() -> None:
+    begin = datetime(2024, 1, 1, tzinfo=UTC)
+    exactly = TimeWindow.of(begin, begin + timedelta(days=7))
+    assert exactly.at_most(7) is exactly
+    with pytest.raises(InvalidQueryError) as raised:
+        TimeWindow.of(begin, begin + timedelta(days=7, seconds=1)).at_most(7)
+    assert (raised.value.field, raised.value.reason) == ("begin_time", "the window is longer than 7 days")

@@ -167,3 +167,9 @@ def test_a_sweep_s_lookback_of_nothing_is_refused_by_name_and_one_second_is_a_wi
     assert (refused.value.field, refused.value.reason) == ("lookback", "Input should be greater than 0 seconds")
     resolved = scope({"lookback": "PT1S"})
     assert resolved.end_time - resolved.begin_time == timedelta(seconds=1)
+
+
+def test_a_window_looked_back_past_year_1000_names_the_time_it_looks_back_from() -> None:
+    with pytest.raises(InvalidQueryError) as refused:
+        scope({"scheduled_time": "1000-01-01T00:00:00Z", "lookback": "PT1S"})
+    assert (refused.value.field, refused.value.reason) == ("scheduled_time", "the window leaves the years DCS reads")

@@ -347,3 +347,19 @@ def test_an_http_request_is_held_to_the_projects_and_the_window_length_like_any_
     with pytest.raises(InvalidQueryError, match="longer than 7 days") as refused:
         request_from_http(SETTINGS, "i-1", "20240101000000", "20240109000000")
     assert refused.value.field == "begin_time"
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"instance_id": "i-1", "scheduled_time": "1000-01-01T00:00:00Z", "lookback": "PT1S"}, "scheduled_time"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events", "time": "1000-01-01T00:00:00Z"}, "time"),
+    ],
+)
+def test_a_window_looked_back_past_year_1000_names_the_time_it_looks_back_from(
+    event: dict[str, Any], field: str
+) -> None:
+    settings = SETTINGS.model_copy(update={"dcs_instance_id": "i-9"})
+    with pytest.raises(InvalidQueryError) as refused:
+        request_from_event(event, settings)
+    assert (refused.value.field, refused.value.reason) == (field, "the window leaves the years DCS reads")

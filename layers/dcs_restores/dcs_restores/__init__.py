@@ -18,10 +18,11 @@ from .instances import MAX_TAG_FILTERS, DcsInstance, InstanceList, InstanceQuery
 from .models import InstanceRestoreInfo, InvalidRecord, RestoreRecord, RestoreResult, RestoreStatus
 from .priming import prime
 from .progress import PageListener, reporting_pages
-from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, UtcTime, first_error
+from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, RestoreQuery, SafeId, first_error
 from .regions import REGIONS, region_endpoint
 from .retry import Deadline, RetryPolicy
 from .signing import Credentials
+from .window import TimeWindow, UtcTime
 
 __all__ = [
     "DEFAULT_MAX_PAGE_BYTES",
@@ -54,6 +55,7 @@ __all__ = [
     "RestoreStatus",
     "RetryPolicy",
     "SafeId",
+    "TimeWindow",
     "UtcTime",
     "first_error",
     "prime",

@@ -1,4 +1,4 @@
-"""DCS "List instances": which instances to ask for, and the instances as they really arrive.
+"""DCS "List instances": which instances to ask for, the instances as they really arrive, and how pages merge.
 
 A sweep discovers a project's fleet with these. The contract and its quirks are in the vendor's
 ListInstances reference: fields missing, ``null`` or ``""`` in older instances, ``tags`` absent
@@ -7,17 +7,16 @@ or ``[]``, an open set of statuses (an unknown one is kept as it came).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Self
 from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_serializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_serializer, model_validator
 
-from .errors import DcsInvalidResponseError, InvalidQueryError
+from .listing import Listing, ListingResult, Merged, first_seen
 from .models import OptionalText, OptionalTime, as_utc
-from .pages import TotalNum, summarise, validate_each
-from .query import MAX_OFFSET, MAX_PAGE_SIZE, SAFE_ID_PATTERN, SafeId, first_error
+from .pages import InvalidItem, PageFormat, Words
+from .query import SAFE_ID_PATTERN, Limit, ListingQuery, Offset, SafeId
 
 MAX_TAG_FILTERS = 20  # DCS tags an instance with at most 20
 MAX_TAGS_FILTER_BYTES = 4096  # the tags filter as it goes into the URL, percent-encoded: gateways refuse long URLs
@@ -26,18 +25,20 @@ TagKey = Annotated[str, Field(min_length=1, max_length=128, pattern=_NO_COMMA_OR
 TagValue = Annotated[str, Field(max_length=255, pattern=_NO_COMMA_OR_EQUALS)]
 
 
-class InstanceQuery(BaseModel):
+class InstanceQuery(ListingQuery):
     """A project's instances, filtered as DCS filters them; a single page when ``offset`` or ``limit`` is given."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    whole_model_field = "tags"
 
     project_id: SafeId
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
     name_equal: Annotated[bool, Field(strict=True)] = False  # exact match on ``name``; else DCS matches a part
     status: Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{0,31}$")] | None = None
-    tags: Annotated[dict[TagKey, TagValue], Field(max_length=MAX_TAG_FILTERS)] = {}  # every pair must match
-    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] | None = None
+    # every pair must match
+    tags: Annotated[dict[TagKey, TagValue], Field(default_factory=dict, max_length=MAX_TAG_FILTERS)]
+    offset: Offset | None = None
+    limit: Limit | None = None
 
     @model_validator(mode="after")
     def _tags_fit_a_url(self) -> Self:
@@ -45,24 +46,11 @@ class InstanceQuery(BaseModel):
             raise ValueError(f"the tags filter is longer than {MAX_TAGS_FILTER_BYTES} bytes in a URL")
         return self
 
-    @classmethod
-    def of(cls, **fields: Any) -> Self:
-        """Build a query, turning any validation failure into :class:`InvalidQueryError`."""
-        try:
-            return cls.model_validate(fields)
-        except ValidationError as error:
-            raise InvalidQueryError(*first_error(error.errors(include_url=False), "tags")) from None
-
-    @property
-    def single_page(self) -> bool:
-        return self.offset is not None or self.limit is not None
-
     @property
     def path(self) -> str:
         return f"/v2/{self.project_id}/instances"
 
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
-        """The query pairs DCS receives for one page of the listing."""
         params = [("offset", str(offset)), ("limit", str(limit))]
         if self.name is not None:
             params.append(("name", self.name))
@@ -114,101 +102,34 @@ class DcsInstance(BaseModel):
         return None if moment is None else as_utc(moment)
 
 
-class InvalidInstance(BaseModel):
+class InvalidInstance(InvalidItem):
     """An instance DCS listed that failed validation: kept and reported, never silently dropped."""
 
-    model_config = ConfigDict(frozen=True)
-
-    index: int = Field(description="Position in the whole listing (offset + index in its page).")
     instance_id: str | None
     reason: str
 
 
-class InstanceList(BaseModel):
+class InstanceList(ListingResult):
     """Every instance read for one query (or one page)."""
-
-    model_config = ConfigDict(frozen=True)
 
     instances: list[DcsInstance]
     invalid: list[InvalidInstance] = Field(description="The first invalid instances, up to the client's cap.")
-    invalid_total: int = Field(description="Every invalid instance seen, kept or not.")
-    total: int = Field(description="instance_num as DCS reported it (the largest seen while paging).")
-    truncated: bool = Field(description="DCS listed more instances than the client's cap; the rest were not read.")
     repeated: int = Field(default=0, description="Listings of an instance listed before in the same listing, dropped.")
 
-
-class _Page(BaseModel):
-    instances: list[DcsInstance] | None = None
-    instance_num: TotalNum
-
-
-class _RawPage(BaseModel):
-    instances: Annotated[list[Any], BeforeValidator(lambda value: [] if value is None or value == {} else value)] = []
-    instance_num: TotalNum
-
-
-class _Total(BaseModel):
-    instance_num: TotalNum
+    @classmethod
+    def of(cls, merged: Merged[DcsInstance, InvalidInstance], *, max_invalid: int) -> InstanceList:
+        """The listing's instances; of its invalid ones, the first ``max_invalid`` are kept and all are counted."""
+        return cls.model_construct(
+            instances=merged.items,
+            invalid=merged.invalid[:max_invalid],
+            invalid_total=len(merged.invalid),
+            total=merged.total,
+            truncated=merged.truncated,
+            repeated=merged.repeated,
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class InstancePage:
-    offset: int
-    total: int
-    instances: list[DcsInstance]
-    invalid: list[InvalidInstance]
-
-    @property
-    def size(self) -> int:
-        return len(self.instances) + len(self.invalid)
-
-
-def peek_instance_num(body: bytes) -> int:
-    """``instance_num`` alone (0 if unreadable: ``parse_instance_page`` will say why)."""
-    try:
-        return _Total.model_validate_json(body).instance_num
-    except ValidationError:
-        return 0
-
-
-def parse_instance_page(body: bytes, offset: int, request_id: str | None = None) -> InstancePage:
-    """Validate a 200 body. One bad instance never fails the page; a bad envelope does."""
-    try:
-        page = _Page.model_validate_json(body)
-    except ValidationError:
-        pass
-    else:
-        return InstancePage(offset, page.instance_num, page.instances or [], [])
-    try:
-        raw = _RawPage.model_validate_json(body)
-    except ValidationError as error:
-        raise DcsInvalidResponseError(
-            f"DCS body is not an instances page: {summarise(error)}", status=200, request_id=request_id
-        ) from None
-    instances, invalid = validate_each(raw.instances, DcsInstance, offset, "instance_id")
-    reports = [InvalidInstance(index=index, instance_id=key, reason=reason) for index, key, reason in invalid]
-    return InstancePage(offset, raw.instance_num, instances, reports)
-
-
-def merge_instance_pages(pages: list[InstancePage], max_invalid: int, *, cap: int | None = None) -> InstanceList:
-    """The listing in order, each instance once (one listed on two pages moved while the fleet was paged).
-
-    ``cap``: the most instances a whole listing keeps (``truncated`` beyond it); a single page has none.
-    """
-    seen: dict[str, DcsInstance] = {}
-    invalid: list[InvalidInstance] = []
-    for page in pages:
-        invalid.extend(page.invalid)
-        for instance in page.instances:
-            seen.setdefault(instance.instance_id, instance)
-    total = max((page.total for page in pages), default=0)
-    instances = list(seen.values())
-    truncated = cap is not None and (total > cap or len(instances) > cap)
-    return InstanceList.model_construct(
-        instances=instances if cap is None else instances[:cap],
-        invalid=invalid[:max_invalid],
-        invalid_total=len(invalid),
-        total=total,
-        truncated=truncated,
-        repeated=sum(len(page.instances) for page in pages) - len(instances),
-    )
+# An instance holds more objects than a record: up to 20 tags, and nested ones among its fifty-odd fields.
+_WORDS = Words(items="instances", total="instance_num", noun="instances", page="an instances page")
+_PAGES = PageFormat(DcsInstance, InvalidInstance, _WORDS, key="instance_id", objects_per_item=128)
+INSTANCES = Listing(_PAGES, first_seen)

@@ -1,4 +1,5 @@
-"""DCS restore records: the vendor's shape as it really arrives, and our normalised record."""
+"""DCS restore records: the vendor's shape as it really arrives, our normalised record, and how a window's pages
+read and merge."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_serializer
+
+from .listing import Listing, ListingResult, Merged
+from .pages import InvalidItem, PageFormat, Words
 
 
 class RestoreStatus(StrEnum):
@@ -112,27 +116,19 @@ def describe_error(code: str | None) -> str | None:
     return ERROR_MESSAGES.get(code.lower(), UNKNOWN_ERROR_MESSAGE)
 
 
-class InvalidRecord(BaseModel):
+class InvalidRecord(InvalidItem):
     """A record DCS sent that failed validation: kept and reported, never silently dropped."""
 
-    model_config = ConfigDict(frozen=True)
-
-    index: int = Field(description="Position in the whole window (offset + index in its page).")
     restore_id: str | None
     reason: str
 
 
-class RestoreResult(BaseModel):
+class RestoreResult(ListingResult):
     """Everything read for one window (or one page)."""
-
-    model_config = ConfigDict(frozen=True)
 
     records: list[RestoreRecord]
     invalid_records: list[InvalidRecord] = Field(description="The first invalid records, up to the client's cap.")
-    invalid_total: int = Field(description="Every invalid record seen, kept or not.")
-    total: int = Field(description="total_num as DCS reported it (the largest seen while paging).")
     counts: dict[RestoreStatus, int]
-    truncated: bool
 
     @classmethod
     def collect(
@@ -156,3 +152,28 @@ class RestoreResult(BaseModel):
             counts=counts,
             truncated=truncated,
         )
+
+    @classmethod
+    def of(cls, merged: Merged[RestoreRecord, InvalidRecord], *, max_invalid: int | None = None) -> RestoreResult:
+        return cls.collect(merged.items, merged.invalid, merged.total, merged.truncated, max_invalid=max_invalid)
+
+
+# How far along a restore is: a record seen twice keeps the later status of the two.
+_PROGRESS = {RestoreStatus.WAITING: 0, RestoreStatus.RESTORING: 1, RestoreStatus.SUCCEED: 2, RestoreStatus.FAILED: 2}
+
+
+def most_advanced(seen: RestoreRecord, again: RestoreRecord) -> RestoreRecord | str:
+    """A restore listed twice moved on while the window was paged: it keeps its most advanced status (a
+    failure found on page two is not lost to the ``restoring`` of page one). One that DCS reported both
+    succeeded and failed contradicts itself: it is reported, and not forwarded."""
+    if _PROGRESS[again.status] > _PROGRESS[seen.status]:
+        return again
+    if again.status in FINISHED and seen.status in FINISHED and again.status is not seen.status:
+        return f"status: DCS reported this restore both {seen.status} and {again.status}"
+    return seen
+
+
+# A record is one JSON object, and its fields may hold a few more ({} for "no value", new fields).
+_WORDS = Words(items="restore_record_response", total="total_num", noun="records", page="a restore records page")
+_PAGES = PageFormat(RestoreRecord, InvalidRecord, _WORDS, key="restore_id", objects_per_item=32)
+RESTORES = Listing(_PAGES, most_advanced)

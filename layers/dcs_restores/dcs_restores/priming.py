@@ -89,7 +89,7 @@ def prime() -> RestoreResult:
     Returns the window's result (one record per status), for a caller to prime its own paths with.
     """
     with DcsRestoresClient(ENDPOINT, Credentials("priming", "priming")) as client:
-        client._session.mount("https://", _InProcess())  # this module is the client's own
+        client._transport.mount("https://", _InProcess())  # this module is the client's own
         window = RestoreQuery.of(
             project_id=PROJECT_ID, instance_id=INSTANCE_ID, begin_time="20240101000000", end_time="20240102000000"
         )

@@ -2,99 +2,91 @@
 
 from __future__ import annotations
 
-import re
+from abc import abstractmethod
 from collections.abc import Container, Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidQueryError
+from .window import TimeWindow, UtcTime, format_dcs_time
+from .window import to_utc as to_utc  # read here by the command too
 
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 1_000_000  # far past any window a function may read (MAX_RECORDS is at most 100,000)
-MIN_YEAR, MAX_YEAR = 1000, 9999
 DEFAULT_PAGE_SIZE = 10  # DCS's own default when limit is left out
-DCS_TIME_FORMAT = "%Y%m%d%H%M%S"
 
 # Letters, digits, "-" and "_": no "/", "." (so no ".."), "%", whitespace or anything to escape.
 SAFE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-_DCS_TIME = re.compile(r"^\d{14}$")
 
-
-def to_utc(value: Any) -> datetime:
-    """Read ``yyyyMMddHHmmss`` (UTC), an ISO 8601 string with an offset, or an aware datetime."""
-    if isinstance(value, str):
-        text = value.strip()
-        if _DCS_TIME.match(text):
-            try:
-                value = datetime.strptime(text, DCS_TIME_FORMAT).replace(tzinfo=UTC)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a real date and time") from None
-        else:
-            try:
-                value = datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone") from None
-    if not isinstance(value, datetime):
-        raise ValueError("expected yyyyMMddHHmmss or ISO 8601 with a timezone")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("a datetime needs a timezone; yyyyMMddHHmmss is read as UTC")
-    try:  # every format reaches the year check, yyyyMMddHHmmss too
-        moment = value.astimezone(UTC).replace(microsecond=0)
-    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
-        raise ValueError("is out of range in UTC") from None
-    if not MIN_YEAR <= moment.year <= MAX_YEAR:  # DCS reads four-digit years; strftime writes year 1 as "1"
-        raise ValueError(f"must be in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
-    return moment
-
-
-def format_dcs_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(DCS_TIME_FORMAT)
-
-
-UtcTime = Annotated[datetime, BeforeValidator(to_utc)]
 SafeId = Annotated[str, Field(pattern=SAFE_ID_PATTERN)]
+# Where a page starts and how many items it holds: integers only (no true, no "10"), in range.
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)]
+Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)]
 
 
-class RestoreQuery(BaseModel):
-    """One instance, one time window; a single page when ``offset`` or ``limit`` is given."""
+class ListingQuery(BaseModel):
+    """What one DCS listing is asked for: the whole listing, or the single page ``offset``/``limit`` name.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    Each kind declares its own fields (their order is the order errors are found in) and its URL.
+    """
 
-    project_id: SafeId
-    instance_id: SafeId
-    begin_time: UtcTime
-    end_time: UtcTime
-    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET, strict=True)] | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, strict=True)] | None = None
-
-    @model_validator(mode="after")
-    def _window_in_order(self) -> Self:
-        if self.begin_time > self.end_time:
-            raise ValueError("begin_time is after end_time")
-        return self
+    # The field a failure of the whole model names.
+    whole_model_field: ClassVar[str]
+    if TYPE_CHECKING:  # declared as fields by each kind, in its own order
+        project_id: str
+        offset: int | None
+        limit: int | None
 
     @classmethod
-    def of(cls, **fields: Any) -> RestoreQuery:
+    def of(cls, **fields: Any) -> Self:
         """Build a query, turning any validation failure into :class:`InvalidQueryError`."""
         try:
             return cls.model_validate(fields)
         except ValidationError as error:
-            # A failure of the whole model is the window's order: name its first field.
-            raise InvalidQueryError(*first_error(error.errors(include_url=False), "begin_time")) from None
+            raise InvalidQueryError(*first_error(error.errors(include_url=False), cls.whole_model_field)) from None
 
     @property
     def single_page(self) -> bool:
         return self.offset is not None or self.limit is not None
 
     @property
+    @abstractmethod
     def path(self) -> str:
-        """The listing's path: both IDs are safe in a URL (SAFE_ID_PATTERN)."""
+        """The listing's path, from IDs that are safe in a URL (SAFE_ID_PATTERN)."""
+
+    @abstractmethod
+    def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
+        """The query pairs DCS receives for one page of the listing."""
+
+
+class RestoreQuery(ListingQuery):
+    """One instance, one time window; a single page when ``offset`` or ``limit`` is given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    whole_model_field = "begin_time"
+
+    project_id: SafeId
+    instance_id: SafeId
+    begin_time: UtcTime
+    end_time: UtcTime
+    offset: Offset | None = None
+    limit: Limit | None = None
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Self:
+        TimeWindow.of(self.begin_time, self.end_time)
+        return self
+
+    @property
+    def window(self) -> TimeWindow:
+        return TimeWindow(self.begin_time, self.end_time)  # in order: validated as the query was
+
+    @property
+    def path(self) -> str:
         return f"/v2/{self.project_id}/instances/{self.instance_id}/restores"
 
     def page_params(self, offset: int, limit: int) -> list[tuple[str, str]]:
-        """The query pairs DCS receives for one page of this window."""
         return [
             ("begin_time", format_dcs_time(self.begin_time)),
             ("end_time", format_dcs_time(self.end_time)),
@@ -104,8 +96,14 @@ class RestoreQuery(BaseModel):
 
 
 def first_error(errors: Sequence[Mapping[str, Any]], default_field: str, skip: Container[str] = ()) -> tuple[str, str]:
-    """The field (dotted path, minus ``skip`` parts) and a readable reason of pydantic's first error."""
+    """The field (dotted path, minus ``skip`` parts) and a readable reason of pydantic's first error.
+
+    An :class:`InvalidQueryError` raised by a validator (a :class:`TimeWindow` out of order) keeps its own.
+    """
     first = errors[0]
+    raised = first.get("ctx", {}).get("error")
+    if isinstance(raised, InvalidQueryError):
+        return raised.field, raised.reason
     location = tuple(first.get("loc", ()))
     if "[key]" in location:  # a bad key of a mapping: name the mapping, not the key that is wrong
         location = location[: location.index("[key]") - 1]
